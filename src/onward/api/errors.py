@@ -1,0 +1,97 @@
+"""Every failure a client can cause leaves as a 4xx in OpenAI's error envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from ..errors import APIError
+
+log = logging.getLogger("onward.api")
+
+
+def error_response(exc: APIError) -> Response:
+    return Response(orjson.dumps(exc.body()), status_code=exc.status, media_type="application/json")
+
+
+def _param(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if part in ("body", "query", "path"):
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in str(part) or "-" in str(part):  # pydantic union tags like 'list[dict[str,any]]'
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or None  # type: ignore[return-value]
+
+
+def from_validation(exc: ValidationError | RequestValidationError) -> APIError:
+    """Turn pydantic's first error into OpenAI's wording, naming the field."""
+    errors = exc.errors()
+    first = errors[0]
+    param = _param(tuple(first.get("loc", ())))
+    kind = first.get("type", "")
+    if kind == "extra_forbidden":
+        return APIError(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
+    if kind == "missing":
+        return APIError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+    if kind.endswith("_type") or kind in ("model_type", "dict_type", "list_type", "string_type", "bool_type", "int_type", "float_type", "union_tag_invalid"):
+        return APIError(400, f"Invalid type for '{param}': {first.get('msg')}.", param=param, code="invalid_type")
+    return APIError(400, f"Invalid value for '{param}': {first.get('msg')}.", param=param, code="invalid_value")
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw:
+        raise APIError(400, "The request body is empty; send a JSON object.", code="invalid_json")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise APIError(
+            400,
+            f"We could not parse the JSON body of your request ({exc}). Send valid JSON with 'Content-Type: application/json'.",
+            code="invalid_json",
+        ) from exc
+
+
+def validate(model: type[BaseModel], body: Any) -> Any:
+    if not isinstance(body, dict):
+        raise APIError(400, "The request body must be a JSON object.", code="invalid_type")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise from_validation(exc) from exc
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def _api_error(_request: Request, exc: APIError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        return error_response(from_validation(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            err = APIError(404, f"Invalid URL ({_request.method} {_request.url.path}).", code="unknown_url")
+        elif exc.status_code == 405:
+            err = APIError(405, f"Method {_request.method} is not allowed on {_request.url.path}.", code="method_not_allowed")
+        else:
+            err = APIError(exc.status_code, str(exc.detail))
+        return error_response(err)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", _request.method, _request.url.path)
+        return error_response(APIError(500, f"The server had an error while processing your request ({type(exc).__name__}). This is a bug in Onward; please report it."))

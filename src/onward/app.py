@@ -1,0 +1,94 @@
+"""The ASGI app: wires settings, store, providers and services to the routers."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+
+from . import __version__
+from .api import errors as api_errors
+from .api import models as models_api
+from .api import responses as responses_api
+from .api import websocket as websocket_api
+from .config import Settings
+from .engine.service import ResponsesService
+from .errors import APIError
+from .providers.registry import Registry
+from .store.db import make_engine, migrate
+from .store.responses import ResponseStore
+
+log = logging.getLogger("onward")
+OPEN_PATHS = ("/health", "/docs", "/openapi.json")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: Registry
+    responses: ResponsesService
+
+
+class KeyAuth:
+    """Bearer keys, checked before anything else runs (a plain ASGI middleware: it is on the
+    hot path). With no keys configured every request passes; serve refuses that off loopback."""
+
+    def __init__(self, app: Any, keys: list[str]) -> None:
+        self.app = app
+        self.keys = [k.encode() for k in keys]
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if not self.keys or scope["type"] not in ("http", "websocket") or scope["path"].startswith(OPEN_PATHS):
+            return await self.app(scope, receive, send)
+        auth = b""
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                auth = value
+                break
+        token = auth[7:].strip() if auth[:7].lower() == b"bearer " else b""
+        if token and any(hmac.compare_digest(token, k) for k in self.keys):
+            return await self.app(scope, receive, send)
+        err = APIError(401, "Incorrect API key provided. Pass one of the server's keys as 'Authorization: Bearer <key>'.", code="invalid_api_key")
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "invalid_api_key"})
+            return None
+        body = orjson.dumps(err.body())
+        await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+        return None
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(settings.database_url)
+        await migrate(engine)
+        registry = Registry(settings)
+        responses = ResponsesService(settings, ResponseStore(engine), registry)
+        app.state.services = Services(settings, registry, responses)
+        await responses.start()
+        try:
+            yield
+        finally:
+            await responses.stop()
+            await registry.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="Onward", version=__version__, lifespan=lifespan)
+    api_errors.install(app)
+    app.include_router(responses_api.router)
+    app.include_router(models_api.router)
+    app.include_router(websocket_api.router)
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "version": __version__}
+
+    return KeyAuth(app, settings.api_keys)

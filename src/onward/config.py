@@ -1,0 +1,107 @@
+"""Settings from the environment (ONWARD_*) and an optional TOML file of model routes."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path(os.environ.get("ONWARD_DATA_DIR", Path.home() / ".onward"))
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"ONWARD_{name}", default)
+
+
+@dataclass
+class ModelRoute:
+    """One model name clients may ask for, and where it is served."""
+
+    name: str
+    provider: str  # local | chat_completions | openai_responses | scripted
+    upstream_model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    context_window: int | None = None
+    aliases: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+    models_file: Path | None = None
+    api_keys: list[str] = field(default_factory=list)
+    default_model: str | None = None
+    models: list[ModelRoute] = field(default_factory=list)
+    workers: int = 4  # concurrent background responses per process
+    upstream_timeout: float = 600.0
+    upstream_retries: int = 3
+    lease_seconds: float = 30.0  # a background job whose worker is silent this long is orphaned
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        s = cls()
+        s.host = _env("HOST", s.host) or s.host
+        s.port = int(_env("PORT", str(s.port)) or s.port)
+        s.data_dir = Path(_env("DATA_DIR", str(s.data_dir)) or s.data_dir)
+        s.database_url = _env("DATABASE_URL", "") or ""
+        models_file = _env("MODELS_FILE")
+        s.models_file = Path(models_file) if models_file else None
+        keys = _env("API_KEYS", "") or ""
+        s.api_keys = [k.strip() for k in keys.split(",") if k.strip()]
+        s.default_model = _env("DEFAULT_MODEL")
+        s.workers = int(_env("WORKERS", str(s.workers)) or s.workers)
+        s.upstream_timeout = float(_env("UPSTREAM_TIMEOUT", str(s.upstream_timeout)) or 600)
+        s.upstream_retries = int(_env("UPSTREAM_RETRIES", str(s.upstream_retries)) or 3)
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(s, key, value)
+        if isinstance(s.models_file, str):
+            s.models_file = Path(s.models_file)
+        if not s.database_url:
+            s.data_dir.mkdir(parents=True, exist_ok=True)
+            s.database_url = f"sqlite+aiosqlite:///{s.data_dir / 'onward.db'}"
+        if s.models_file:
+            s.load_models(s.models_file)
+        return s
+
+    def load_models(self, path: Path) -> None:
+        """Read `[models.<name>]` tables from a TOML file.
+
+        ```toml
+        default = "smollm2"
+        [models.smollm2]
+        provider = "local"
+        aliases = ["gpt-4o-mini"]
+        [models.llama]
+        provider = "chat_completions"
+        base_url = "http://127.0.0.1:8080/v1"
+        upstream_model = "llama-3.1-8b"
+        api_key = "env:UPSTREAM_KEY"   # read from the environment
+        ```
+        """
+        data = tomllib.loads(path.read_text())
+        self.default_model = self.default_model or data.get("default")
+        for name, spec in (data.get("models") or {}).items():
+            spec = dict(spec)
+            key = spec.pop("api_key", None)
+            if isinstance(key, str) and key.startswith("env:"):
+                key = os.environ.get(key[4:])
+            self.models.append(
+                ModelRoute(
+                    name=name,
+                    provider=spec.pop("provider", "chat_completions"),
+                    upstream_model=spec.pop("upstream_model", None),
+                    base_url=spec.pop("base_url", None),
+                    api_key=key,
+                    context_window=spec.pop("context_window", None),
+                    aliases=list(spec.pop("aliases", [])),
+                    options=spec,
+                )
+            )

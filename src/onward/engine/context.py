@@ -1,0 +1,216 @@
+"""What the model sees: input normalisation, history, tool checks, truncation, compaction."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from ..errors import APIError, invalid
+from ..ids import new_id
+from ..providers.base import ModelRequest, Provider
+
+_ROLES = ("user", "assistant", "system", "developer")
+_INPUT_PARTS = ("input_text", "input_image", "input_file", "input_audio")
+_OUTPUT_PARTS = ("output_text", "refusal")
+_ITEM_PREFIX = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+    "compaction": "cmp",
+    "file_search_call": "fs",
+    "code_interpreter_call": "ci",
+}
+COMPACTION_PREFIX = "onward.v1."
+
+
+def _text_part(role: str, text: str) -> dict[str, Any]:
+    if role == "assistant":
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    return {"type": "input_text", "text": text}
+
+
+def _normalize_message(item: dict[str, Any], where: str) -> dict[str, Any]:
+    role = item.get("role")
+    if role not in _ROLES:
+        raise invalid(f"Invalid value for '{where}.role': {role!r}. Supported values are: {', '.join(_ROLES)}.", f"{where}.role")
+    content = item.get("content")
+    if isinstance(content, str):
+        parts = [_text_part(role, content)]
+    elif isinstance(content, list):
+        parts = []
+        allowed = _OUTPUT_PARTS + _INPUT_PARTS if role == "assistant" else _INPUT_PARTS
+        for j, part in enumerate(content):
+            if not isinstance(part, dict) or part.get("type") not in allowed:
+                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                raise invalid(
+                    f"Invalid content part type {kind!r} for role {role!r} in '{where}.content[{j}]'. Supported: {', '.join(allowed)}.",
+                    f"{where}.content[{j}].type",
+                )
+            if part["type"] in ("input_text", "output_text") and not isinstance(part.get("text"), str):
+                raise invalid(f"Missing required parameter: '{where}.content[{j}].text'.", f"{where}.content[{j}].text", "missing_required_parameter")
+            part = dict(part)
+            if part["type"] == "output_text":
+                part.setdefault("annotations", [])
+                part.setdefault("logprobs", [])
+            if part["type"] == "input_image":
+                part.setdefault("detail", "auto")
+            parts.append(part)
+    else:
+        raise invalid(f"Missing required parameter: '{where}.content'.", f"{where}.content", "missing_required_parameter")
+    out = {"type": "message", "id": item.get("id") or new_id("msg"), "role": role, "content": parts, "status": item.get("status") or "completed"}
+    if item.get("phase") is not None:
+        out["phase"] = item["phase"]
+    return out
+
+
+def normalize_input(value: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The request's `input` as stored items, each with an id, content as parts."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [_normalize_message({"role": "user", "content": value}, "input")]
+    items: list[dict[str, Any]] = []
+    for i, raw in enumerate(value):
+        where = f"input[{i}]"
+        if not isinstance(raw, dict):
+            raise invalid(f"Invalid type for '{where}': expected an object.", where, "invalid_type")
+        kind = raw.get("type", "message" if "role" in raw else None)
+        if kind == "message":
+            items.append(_normalize_message(raw, where))
+        elif kind == "function_call":
+            for key in ("call_id", "name", "arguments"):
+                if not isinstance(raw.get(key), str):
+                    raise invalid(f"Missing required parameter: '{where}.{key}'.", f"{where}.{key}", "missing_required_parameter")
+            items.append({"type": "function_call", "id": raw.get("id") or new_id("fc"), "call_id": raw["call_id"], "name": raw["name"], "arguments": raw["arguments"], "status": raw.get("status") or "completed"})
+        elif kind == "function_call_output":
+            if not isinstance(raw.get("call_id"), str):
+                raise invalid(f"Missing required parameter: '{where}.call_id'.", f"{where}.call_id", "missing_required_parameter")
+            if not isinstance(raw.get("output"), (str, list)):
+                raise invalid(f"Missing required parameter: '{where}.output'.", f"{where}.output", "missing_required_parameter")
+            items.append({"type": "function_call_output", "id": raw.get("id") or new_id("fco"), "call_id": raw["call_id"], "output": raw["output"], "status": raw.get("status") or "completed"})
+        elif kind == "compaction":
+            if not isinstance(raw.get("encrypted_content"), str):
+                raise invalid(f"Missing required parameter: '{where}.encrypted_content'.", f"{where}.encrypted_content", "missing_required_parameter")
+            decode_compaction(raw["encrypted_content"], f"{where}.encrypted_content")
+            items.append({"type": "compaction", "id": raw.get("id") or new_id("cmp"), "encrypted_content": raw["encrypted_content"]})
+        elif kind in _ITEM_PREFIX:  # other output items echoed back (reasoning, tool calls)
+            item = dict(raw)
+            item.setdefault("id", new_id(_ITEM_PREFIX[kind]))
+            items.append(item)
+        elif kind == "item_reference":
+            raise invalid(f"'{where}': item references are only supported inside conversations.", f"{where}.type")
+        else:
+            raise invalid(f"Invalid value for '{where}.type': {kind!r}.", f"{where}.type")
+    return items
+
+
+def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Function tools echoed as the spec shows them (description/parameters/strict present)."""
+    out = []
+    seen = set()
+    for i, tool in enumerate(tools or []):
+        kind = tool.get("type")
+        if kind != "function":
+            raise invalid(f"Tool type {kind!r} at 'tools[{i}]' is not supported yet; supported: function.", f"tools[{i}].type", "unsupported_value")
+        name = tool.get("name")
+        if not isinstance(name, str) or not name:
+            raise invalid(f"Missing required parameter: 'tools[{i}].name'.", f"tools[{i}].name", "missing_required_parameter")
+        if name in seen:
+            raise invalid(f"Duplicate tool name {name!r} at 'tools[{i}].name'.", f"tools[{i}].name")
+        seen.add(name)
+        params = tool.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            raise invalid(f"Invalid type for 'tools[{i}].parameters': expected an object.", f"tools[{i}].parameters", "invalid_type")
+        unknown = set(tool) - {"type", "name", "description", "parameters", "strict", "defer_loading", "output_schema", "allowed_callers"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise invalid(f"Unknown parameter: 'tools[{i}].{key}'.", f"tools[{i}].{key}", "unknown_parameter")
+        out.append({"type": "function", "name": name, "description": tool.get("description"), "parameters": params, "strict": tool.get("strict", True)})
+    return out
+
+
+def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        if choice["name"] not in {t["name"] for t in tools}:
+            raise invalid(f"Tool choice names function {choice['name']!r}, which is not in 'tools'.", "tool_choice.name")
+        return {"type": "function", "name": choice["name"]}
+    if choice == "required" and not tools:
+        raise invalid("tool_choice 'required' needs at least one tool in 'tools'.", "tool_choice")
+    return choice if choice is not None else "auto"
+
+
+def check_tool_outputs(history: list[dict[str, Any]], new_input: list[dict[str, Any]]) -> None:
+    """Every function call the model made must be answered before the model runs again."""
+    answered = {i.get("call_id") for i in history + new_input if i.get("type") == "function_call_output"}
+    for item in history + new_input:
+        if item.get("type") == "function_call" and item.get("call_id") not in answered:
+            raise invalid(f"No tool output found for function call {item.get('call_id')}.", "input")
+
+
+# -- compaction -------------------------------------------------------------------------
+def encode_compaction(summary: str) -> str:
+    """Opaque to clients, like OpenAI's; Onward reads it back as a summary of the past."""
+    payload = orjson.dumps({"summary": summary})
+    return COMPACTION_PREFIX + base64.urlsafe_b64encode(payload).decode()
+
+
+def decode_compaction(content: str, param: str = "input") -> str:
+    try:
+        if not content.startswith(COMPACTION_PREFIX):
+            raise ValueError
+        return str(orjson.loads(base64.urlsafe_b64decode(content[len(COMPACTION_PREFIX):]))["summary"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise invalid("The compaction item's encrypted_content was not produced by this server or is damaged.", param) from exc
+
+
+def model_view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Items as providers take them: compaction expanded to a summary, reasoning dropped."""
+    out = []
+    for item in items:
+        kind = item.get("type", "message")
+        if kind == "compaction":
+            summary = decode_compaction(item["encrypted_content"])
+            out.append({"type": "message", "role": "developer", "content": f"Summary of the conversation so far:\n{summary}"})
+        elif kind in ("message", "function_call", "function_call_output"):
+            out.append(item)
+    return out
+
+
+def fit_context(provider: Provider, request: ModelRequest, truncation: str) -> ModelRequest:
+    """Check the input fits the model's window; with `auto`, drop the oldest items until it does."""
+    window = provider.context_window
+    tokens = provider.count_tokens(request)
+    if tokens < window:
+        return request
+    if truncation != "auto":
+        raise APIError(
+            400,
+            f"Your input exceeds the context window of this model ({tokens} tokens > {window}). "
+            "Shorten the input, or set truncation='auto' to drop the oldest items.",
+            param="input",
+            code="context_length_exceeded",
+        )
+    items = request.input
+    lo, hi = 1, len(items)  # binary search the fewest dropped items that fit
+    best = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        trial = _drop(request, mid)
+        if provider.count_tokens(trial) < window:
+            best, hi = trial, mid - 1
+        else:
+            lo = mid + 1
+    if best is None or not best.input:
+        raise APIError(400, "The last input item alone exceeds the context window of this model.", param="input", code="context_length_exceeded")
+    return best
+
+
+def _drop(request: ModelRequest, count: int) -> ModelRequest:
+    kept = request.input[count:]
+    # A function output without its call confuses every model: drop orphans at the front.
+    while kept and kept[0].get("type") == "function_call_output":
+        kept = kept[1:]
+    return ModelRequest(**{**request.__dict__, "input": kept})

@@ -1,0 +1,190 @@
+"""Building a response and its `response.*` events from the `openai` package's own types.
+
+`ResponseBuilder` owns the response object while it is being produced, numbers the events,
+and keeps output items in the final object identical to the ones the events carried.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseContentPartAddedEvent,
+    ResponseContentPartDoneEvent,
+    ResponseCreatedEvent,
+    ResponseErrorEvent,
+    ResponseFailedEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
+    ResponseIncompleteEvent,
+    ResponseInProgressEvent,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
+    ResponseQueuedEvent,
+    ResponseTextDeltaEvent,
+    ResponseTextDoneEvent,
+)
+from pydantic import BaseModel
+
+from ..ids import new_id
+
+_LIFECYCLE = {
+    "response.created": ResponseCreatedEvent,
+    "response.queued": ResponseQueuedEvent,
+    "response.in_progress": ResponseInProgressEvent,
+    "response.completed": ResponseCompletedEvent,
+    "response.failed": ResponseFailedEvent,
+    "response.incomplete": ResponseIncompleteEvent,
+}
+
+
+def encode(event: BaseModel) -> bytes:
+    """One event as compact JSON: only the fields Onward set (no stray nulls)."""
+    return event.model_dump_json(exclude_unset=True).encode()
+
+
+def usage_dict(input_tokens: int, output_tokens: int, cached: int = 0, reasoning: int = 0) -> dict[str, Any]:
+    return {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": input_tokens + output_tokens,
+    }
+
+
+def error_event(seq: int, code: str, message: str, param: str | None = None) -> ResponseErrorEvent:
+    """Both specs' shapes in one payload: OpenAI's flat fields and Open Responses' nested one."""
+    return ResponseErrorEvent.model_validate(
+        {
+            "type": "error",
+            "code": code,
+            "message": message,
+            "param": param,
+            "sequence_number": seq,
+            "error": {"type": "server_error" if code in ("server_error", "upstream_error") else "invalid_request_error", "code": code, "message": message, "param": param},
+        }
+    )
+
+
+class ResponseBuilder:
+    def __init__(self, body: dict[str, Any], sequence_start: int = 0) -> None:
+        self.body = body
+        self.seq = sequence_start
+        self.output: list[dict[str, Any]] = body["output"]
+        self._message: dict[str, Any] | None = None  # the open message item
+        self._text: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}  # provider index -> open function_call item
+        self._args: dict[int, list[str]] = {}
+
+    def _next(self) -> int:
+        seq = self.seq
+        self.seq += 1
+        return seq
+
+    @property
+    def open(self) -> bool:
+        return self._message is not None or bool(self._calls)
+
+    # -- lifecycle --------------------------------------------------------------------
+    def lifecycle(self, event_type: str) -> BaseModel:
+        cls = _LIFECYCLE[event_type]
+        return cls(type=event_type, response=Response.model_validate(self.body), sequence_number=self._next())  # type: ignore[call-arg]
+
+    def set_status(self, status: str, **fields: Any) -> None:
+        self.body["status"] = status
+        if status in ("completed", "failed", "incomplete", "cancelled"):
+            self.body["completed_at"] = int(time.time()) if status == "completed" else None
+        self.body.update(fields)
+
+    # -- text -------------------------------------------------------------------------
+    def text_delta(self, text: str) -> list[BaseModel]:
+        events: list[BaseModel] = []
+        if self._message is None:
+            self._message = {"id": new_id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+            self._text = []
+            index = len(self.output)
+            self.output.append(self._message)
+            events.append(ResponseOutputItemAddedEvent(type="response.output_item.added", item=dict(self._message, content=[]), output_index=index, sequence_number=self._next()))  # type: ignore[arg-type]
+            events.append(
+                ResponseContentPartAddedEvent(
+                    type="response.content_part.added",
+                    item_id=self._message["id"],
+                    output_index=index,
+                    content_index=0,
+                    part={"type": "output_text", "text": "", "annotations": [], "logprobs": []},  # type: ignore[arg-type]
+                    sequence_number=self._next(),
+                )
+            )
+        self._text.append(text)
+        events.append(
+            ResponseTextDeltaEvent(
+                type="response.output_text.delta",
+                item_id=self._message["id"],
+                output_index=len(self.output) - 1 if self.output[-1] is self._message else self.output.index(self._message),
+                content_index=0,
+                delta=text,
+                logprobs=[],
+                sequence_number=self._next(),
+            )
+        )
+        return events
+
+    def close_message(self, status: str = "completed") -> list[BaseModel]:
+        message = self._message
+        if message is None:
+            return []
+        self._message = None
+        index = self.output.index(message)
+        text = "".join(self._text)
+        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        message["content"] = [part]
+        message["status"] = status
+        return [
+            ResponseTextDoneEvent(type="response.output_text.done", item_id=message["id"], output_index=index, content_index=0, text=text, logprobs=[], sequence_number=self._next()),
+            ResponseContentPartDoneEvent(type="response.content_part.done", item_id=message["id"], output_index=index, content_index=0, part=part, sequence_number=self._next()),  # type: ignore[arg-type]
+            ResponseOutputItemDoneEvent(type="response.output_item.done", item=message, output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
+        ]
+
+    # -- function calls ---------------------------------------------------------------
+    def call_start(self, index: int, call_id: str, name: str) -> list[BaseModel]:
+        events = self.close_message()
+        for open_index in [i for i in self._calls if i < index]:
+            events += self.close_call(open_index)
+        item = {"id": new_id("fc"), "type": "function_call", "status": "in_progress", "call_id": call_id or new_id("call"), "name": name, "arguments": ""}
+        self._calls[index] = item
+        self._args[index] = []
+        self.output.append(item)
+        events.append(ResponseOutputItemAddedEvent(type="response.output_item.added", item=dict(item), output_index=len(self.output) - 1, sequence_number=self._next()))  # type: ignore[arg-type]
+        return events
+
+    def call_delta(self, index: int, fragment: str) -> list[BaseModel]:
+        item = self._calls.get(index)
+        if item is None:  # an upstream that sent arguments before the name: start a call now
+            return self.call_start(index, "", "unknown") + self.call_delta(index, fragment)
+        self._args[index].append(fragment)
+        return [
+            ResponseFunctionCallArgumentsDeltaEvent(type="response.function_call_arguments.delta", item_id=item["id"], output_index=self.output.index(item), delta=fragment, sequence_number=self._next())
+        ]
+
+    def close_call(self, index: int, status: str = "completed") -> list[BaseModel]:
+        item = self._calls.pop(index)
+        item["arguments"] = "".join(self._args.pop(index))
+        item["status"] = status
+        out_index = self.output.index(item)
+        return [
+            ResponseFunctionCallArgumentsDoneEvent(type="response.function_call_arguments.done", item_id=item["id"], output_index=out_index, name=item["name"], arguments=item["arguments"], sequence_number=self._next()),
+            ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=out_index, sequence_number=self._next()),  # type: ignore[arg-type]
+        ]
+
+    def close_all(self, status: str = "completed") -> list[BaseModel]:
+        events = self.close_message(status)
+        for index in sorted(self._calls):
+            events += self.close_call(index, status)
+        return events
+
+    def error(self, code: str, message: str) -> BaseModel:
+        return error_event(self._next(), code, message)

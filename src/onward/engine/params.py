@@ -1,0 +1,138 @@
+"""The validated parameters of `POST /v1/responses`, mirroring the spec.
+
+Unknown keys are rejected (the api layer turns that into 400 `unknown_parameter`); item-level
+checks with precise `param` paths happen in `context.normalize_input`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..errors import invalid
+
+INCLUDABLE = {
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["text", "json_object", "json_schema"]
+    name: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.type != "json_schema":
+            return {"type": self.type}
+        return {"type": "json_schema", "name": self.name, "schema": self.schema_, "strict": self.strict, "description": self.description}
+
+
+class TextConfig(Strict):
+    format: TextFormat | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+
+
+class Reasoning(Strict):
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
+    generate_summary: Literal["auto", "concise", "detailed"] | None = None
+
+
+class StreamOptions(Strict):
+    include_obfuscation: bool | None = None
+
+
+class CreateResponse(Strict):
+    model: str | None = None
+    input: str | list[dict[str, Any]] | None = None
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    conversation: str | dict[str, Any] | None = None
+    store: bool | None = True
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    background: bool | None = False
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = True
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_tool_calls: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    text: TextConfig | None = None
+    truncation: Literal["auto", "disabled"] | None = "disabled"
+    metadata: dict[str, str] | None = None
+    include: list[str] | None = None
+    reasoning: Reasoning | None = None
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    service_tier: str | None = None
+    prompt: dict[str, Any] | None = None
+    context_management: list[dict[str, Any]] | None = None
+    moderation: Any = None
+    stream_id: str | None = None  # WebSocket lanes
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        if len(value) > 16:
+            raise invalid("metadata may hold at most 16 keys.", "metadata")
+        for key, val in value.items():
+            if len(key) > 64:
+                raise invalid(f"metadata key {key[:20]!r}… is longer than 64 characters.", "metadata")
+            if len(val) > 512:
+                raise invalid(f"metadata value for {key!r} is longer than 512 characters.", "metadata")
+        return value
+
+    @field_validator("include")
+    @classmethod
+    def _include(cls, value: list[str] | None) -> list[str] | None:
+        for i, entry in enumerate(value or []):
+            if entry not in INCLUDABLE:
+                raise invalid(f"Invalid value for include: {entry!r}. Supported values: {sorted(INCLUDABLE)}.", f"include[{i}]")
+        return value
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _tool_choice(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value in ("auto", "none", "required")):
+            return value
+        if isinstance(value, dict) and value.get("type") in (
+            "function", "file_search", "code_interpreter", "web_search_preview", "mcp", "allowed_tools", "custom",
+        ):
+            if value["type"] == "function" and not isinstance(value.get("name"), str):
+                raise invalid("tool_choice of type 'function' needs a 'name'.", "tool_choice.name", "missing_required_parameter")
+            return value
+        raise invalid(f"Invalid value for tool_choice: {value!r}. Use 'auto', 'none', 'required' or {{'type': 'function', 'name': …}}.", "tool_choice")
+
+
+class CompactRequest(Strict):
+    model: str | None = None
+    input: str | list[dict[str, Any]] | None = None
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None

@@ -1,0 +1,484 @@
+"""The Responses service: prepare a request, run it inline or in the background, persist it,
+and serve stored responses, their items and their event streams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from ..config import Settings
+from ..errors import APIError, invalid, not_found
+from ..ids import new_id
+from ..providers.base import ModelRequest, ProviderError
+from ..providers.registry import Registry, UnknownModel
+from ..store.responses import TERMINAL, ResponseStore
+from . import context
+from .events import ResponseBuilder, encode, usage_dict
+from .hub import Hub
+from .loop import run_model
+from .params import CompactRequest, CreateResponse
+
+log = logging.getLogger("onward.responses")
+
+
+@dataclass
+class Prepared:
+    body: dict[str, Any]
+    input_items: list[dict[str, Any]]
+    request: ModelRequest
+    model: str  # the registry name that serves it
+    stream: bool
+    background: bool
+    store: bool
+
+
+def _request_dict(request: ModelRequest) -> dict[str, Any]:
+    return dict(request.__dict__)
+
+
+class ResponsesService:
+    def __init__(self, settings: Settings, store: ResponseStore, registry: Registry) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.hub = Hub()
+        self.owner = f"w_{uuid.uuid4().hex[:12]}"
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._wake = asyncio.Event()
+        self._loops: list[asyncio.Task] = []
+
+    # -- preparing --------------------------------------------------------------------
+    def _model(self, name: str | None):
+        try:
+            return self.registry.get(name)
+        except UnknownModel as exc:
+            raise APIError(
+                400,
+                f"The model '{exc.name}' does not exist. Available models: {', '.join(self.registry.names())}.",
+                param="model",
+                code="model_not_found",
+            ) from exc
+
+    async def _history(self, previous_response_id: str | None) -> list[dict[str, Any]]:
+        if not previous_response_id:
+            return []
+        items = await self.store.chain_items(previous_response_id)
+        if items is None:
+            raise APIError(
+                400,
+                f"Previous response with id '{previous_response_id}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        return items
+
+    async def prepare(self, params: CreateResponse, *, history: list[dict[str, Any]] | None = None) -> Prepared:
+        if params.background and params.store is False:
+            raise invalid("Background responses need store=true.", "background")
+        if params.conversation is not None and params.previous_response_id:
+            raise invalid("Use either 'conversation' or 'previous_response_id', not both.", "previous_response_id")
+        if params.conversation is not None:
+            raise APIError(400, "Conversations are not available on this server yet.", param="conversation", code="unsupported_parameter")
+        model = self._model(params.model)
+        tools = context.normalize_tools(params.tools)
+        tool_choice = context.check_tool_choice(params.tool_choice, tools)
+        new_items = context.normalize_input(params.input)
+        if not new_items and not params.previous_response_id:
+            raise invalid("Missing required parameter: 'input'.", "input", "missing_required_parameter")
+        past = history if history is not None else await self._history(params.previous_response_id)
+        context.check_tool_outputs(past, new_items)
+        text_format = params.text.format.to_dict() if params.text and params.text.format else {"type": "text"}
+        if text_format["type"] == "json_schema" and not isinstance(text_format.get("schema"), dict):
+            raise invalid("Missing required parameter: 'text.format.schema'.", "text.format.schema", "missing_required_parameter")
+        if text_format["type"] == "json_schema" and not text_format.get("name"):
+            raise invalid("Missing required parameter: 'text.format.name'.", "text.format.name", "missing_required_parameter")
+        request = ModelRequest(
+            model=model.upstream_name,
+            input=context.model_view(past + new_items),
+            instructions=params.instructions,
+            tools=tools if tool_choice != "none" else [],
+            tool_choice=tool_choice,
+            parallel_tool_calls=params.parallel_tool_calls is not False,
+            text_format=text_format if text_format["type"] != "text" else None,
+            max_output_tokens=params.max_output_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            metadata=params.metadata or {},
+        )
+        request = context.fit_context(model.provider, request, params.truncation or "disabled")
+        background = bool(params.background)
+        store = params.store is not False
+        body = {
+            "id": new_id("resp"),
+            "object": "response",
+            "created_at": int(time.time()),
+            "completed_at": None,
+            "status": "queued" if background else "in_progress",
+            "background": background,
+            "error": None,
+            "incomplete_details": None,
+            "instructions": params.instructions,
+            "max_output_tokens": params.max_output_tokens,
+            "max_tool_calls": params.max_tool_calls,
+            "model": params.model or model.name,
+            "output": [],
+            "parallel_tool_calls": params.parallel_tool_calls is not False,
+            "previous_response_id": params.previous_response_id,
+            "reasoning": {"effort": params.reasoning.effort if params.reasoning else None, "summary": params.reasoning.summary if params.reasoning else None},
+            "store": store,
+            "temperature": params.temperature if params.temperature is not None else 1.0,
+            "top_p": params.top_p if params.top_p is not None else 1.0,
+            "presence_penalty": params.presence_penalty or 0.0,
+            "frequency_penalty": params.frequency_penalty or 0.0,
+            "top_logprobs": params.top_logprobs or 0,
+            "text": {"format": text_format, "verbosity": (params.text.verbosity if params.text else None) or "medium"},
+            "tool_choice": tool_choice,
+            "tools": tools,
+            "truncation": params.truncation or "disabled",
+            "usage": None,
+            "user": params.user,
+            "metadata": params.metadata or {},
+            "service_tier": "default",
+            "safety_identifier": params.safety_identifier,
+            "prompt_cache_key": params.prompt_cache_key,
+        }
+        return Prepared(body, new_items, request, model.name, bool(params.stream), background, store)
+
+    # -- inline runs ------------------------------------------------------------------
+    async def run_inline(self, prep: Prepared) -> AsyncIterator[BaseModel]:
+        """Run now, yielding events; persist before the terminal event goes out."""
+        builder = ResponseBuilder(prep.body)
+        provider = self.registry.models[prep.model].provider
+        yield builder.lifecycle("response.created")
+        yield builder.lifecycle("response.in_progress")
+        finished = False
+        try:
+            async for event in run_model(builder, provider, prep.request):
+                if event.type in ("response.completed", "response.failed", "response.incomplete"):
+                    finished = True
+                    if prep.store:
+                        await self._persist_new(prep, builder.body)
+                yield event
+        finally:
+            if not finished and prep.store:  # the client went away mid-stream
+                builder.close_all("incomplete")
+                builder.set_status("cancelled")
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._persist_new(prep, builder.body))
+
+    async def _persist_new(self, prep: Prepared, body: dict[str, Any]) -> None:
+        await self.store.create(body, {"model": prep.model, "request": _request_dict(prep.request)}, prep.input_items)
+        await self.store.finish(body, body["output"])
+
+    async def create(self, prep: Prepared) -> dict[str, Any]:
+        """Non-streaming create: the final object (or, for background, the queued one)."""
+        if prep.background:
+            await self.enqueue(prep)
+            return prep.body
+        final: dict[str, Any] | None = None
+        async for event in self.run_inline(prep):
+            if event.type in ("response.completed", "response.failed", "response.incomplete"):
+                final = event.response.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
+        assert final is not None
+        return final
+
+    # -- background runs --------------------------------------------------------------
+    async def enqueue(self, prep: Prepared) -> list[tuple[int, bytes, str]]:
+        """Store a queued response with its first events; start it here if there is room."""
+        builder = ResponseBuilder(prep.body)
+        first = [builder.lifecycle("response.created"), builder.lifecycle("response.queued")]
+        frames = [(i, encode(e), e.type) for i, e in enumerate(first)]  # type: ignore[attr-defined]
+        local = len(self._tasks) < self.settings.workers
+        await self.store.create(
+            prep.body,
+            {"model": prep.model, "request": _request_dict(prep.request)},
+            prep.input_items,
+            owner=self.owner if local else None,
+            lease_until=time.time() + self.settings.lease_seconds if local else None,
+        )
+        await self.store.append_events(prep.body["id"], [(seq, data) for seq, data, _ in frames])
+        if local:
+            self._start(prep.body["id"])
+        else:
+            self._wake.set()
+        return frames
+
+    def _start(self, response_id: str) -> None:
+        self.hub.running.add(response_id)
+        task = asyncio.create_task(self._execute(response_id))
+        self._tasks[response_id] = task
+        task.add_done_callback(lambda _t: (self._tasks.pop(response_id, None), self.hub.running.discard(response_id)))
+
+    async def _execute(self, response_id: str) -> None:
+        row = await self.store.get_row(response_id)
+        if row is None:
+            return
+        body = orjson.loads(row.body)
+        saved = orjson.loads(row.request)
+        events = await self.store.read_events(response_id, -1)
+        builder = ResponseBuilder(body, sequence_start=(events[-1][0] + 1) if events else 0)
+        pending: list[tuple[int, bytes]] = []
+        last_flush = time.monotonic()
+
+        def emit(event: BaseModel) -> None:
+            data = encode(event)
+            seq = event.sequence_number  # type: ignore[attr-defined]
+            pending.append((seq, data))
+            self.hub.publish(response_id, seq, data)
+
+        try:
+            if row.cancel_requested:
+                raise asyncio.CancelledError
+            model = self.registry.models.get(saved["model"])
+            if model is None:
+                raise ProviderError(f"The model '{saved['model']}' is no longer configured on this server.", code="model_not_found")
+            request = ModelRequest(**saved["request"])
+            builder.set_status("in_progress")
+            await self.store.save_body(body)
+            emit(builder.lifecycle("response.in_progress"))
+            async for event in run_model(builder, model.provider, request):
+                emit(event)
+                if time.monotonic() - last_flush > 0.1:  # batch writes; also notice remote cancels
+                    await self.store.append_events(response_id, pending)
+                    pending.clear()
+                    last_flush = time.monotonic()
+                    if await self.store.cancel_requested(response_id):
+                        raise asyncio.CancelledError
+        except asyncio.CancelledError:
+            builder.close_all("incomplete")
+            builder.set_status("cancelled")
+        except ProviderError as exc:
+            builder.close_all("incomplete")
+            builder.set_status("failed", error={"code": exc.code, "message": exc.message})
+            emit(builder.lifecycle("response.failed"))
+        except Exception as exc:  # a bug: still end the response cleanly, and say so in the log
+            log.exception("background response %s crashed", response_id)
+            builder.close_all("incomplete")
+            builder.set_status("failed", error={"code": "server_error", "message": f"Internal error: {type(exc).__name__}"})
+            emit(builder.lifecycle("response.failed"))
+        finally:
+            await asyncio.shield(self._finish_background(response_id, builder, pending))
+
+    async def _finish_background(self, response_id: str, builder: ResponseBuilder, pending: list[tuple[int, bytes]]) -> None:
+        await self.store.append_events(response_id, pending)
+        await self.store.finish(builder.body, builder.body["output"])
+        self.hub.close(response_id)
+
+    async def _claim_loop(self) -> None:
+        while True:
+            try:
+                while len(self._tasks) < self.settings.workers:
+                    response_id = await self.store.claim_queued(self.owner, self.settings.lease_seconds)
+                    if response_id is None:
+                        break
+                    self._start(response_id)
+            except Exception:
+                log.exception("claiming queued responses failed")
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    async def _lease_loop(self) -> None:
+        """Renew our leases; end or requeue jobs whose worker died (a crash, a kill)."""
+        while True:
+            await asyncio.sleep(max(0.2, self.settings.lease_seconds / 3))
+            try:
+                await self.store.renew_leases(self.owner, list(self._tasks), self.settings.lease_seconds)
+                await self.recover_orphans()
+            except Exception:
+                log.exception("lease upkeep failed")
+
+    async def recover_orphans(self) -> None:
+        for row in await self.store.orphaned():
+            if row.owner == self.owner and row.id in self._tasks:
+                continue
+            if row.status == "queued":
+                await self.store.release(row.id, row.owner)  # never started: run it again
+                self._wake.set()
+                continue
+            if not await self.store.release(row.id, row.owner):
+                continue
+            body = await self.store.get(row.id)
+            if body is None:
+                continue
+            events = await self.store.read_events(row.id, -1)
+            builder = ResponseBuilder(body, sequence_start=(events[-1][0] + 1) if events else 0)
+            builder.close_all("incomplete")
+            for item in body["output"]:
+                if item.get("status") == "in_progress":
+                    item["status"] = "incomplete"
+            message = "The server process running this response stopped before it finished (restart or crash). Retry the request."
+            builder.set_status("failed", error={"code": "server_error", "message": message})
+            event = builder.lifecycle("response.failed")
+            await self.store.append_events(row.id, [(event.sequence_number, encode(event))])  # type: ignore[attr-defined]
+            await self.store.finish(builder.body, [])
+            log.warning("response %s was orphaned by worker %s; marked failed", row.id, row.owner)
+
+    async def start(self) -> None:
+        await self.recover_orphans()
+        self._loops = [asyncio.create_task(self._claim_loop()), asyncio.create_task(self._lease_loop())]
+
+    async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        for task in list(self._tasks.values()):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=5)
+
+    # -- reading ----------------------------------------------------------------------
+    async def get(self, response_id: str) -> dict[str, Any]:
+        body = await self.store.get(response_id)
+        if body is None:
+            raise not_found(f"Response with id '{response_id}' not found.", "response_id")
+        return body
+
+    async def delete(self, response_id: str) -> dict[str, Any]:
+        task = self._tasks.get(response_id)
+        if task:
+            task.cancel()
+        if not await self.store.delete(response_id):
+            raise not_found(f"Response with id '{response_id}' not found.", "response_id")
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    async def cancel(self, response_id: str) -> dict[str, Any]:
+        row = await self.store.get_row(response_id)
+        if row is None:
+            raise not_found(f"Response with id '{response_id}' not found.", "response_id")
+        if not row.background:
+            raise invalid("Only responses created with background=true can be cancelled.", "response_id")
+        if row.status == "cancelled":
+            return orjson.loads(row.body)
+        if row.status in TERMINAL:
+            raise invalid(f"Cannot cancel a response with status '{row.status}'.", "response_id")
+        await self.store.request_cancel(response_id)
+        task = self._tasks.get(response_id)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(task), timeout=10)
+        elif row.owner is None:  # still queued: nobody will run it now
+            body = orjson.loads(row.body)
+            builder = ResponseBuilder(body)
+            builder.set_status("cancelled")
+            await self.store.finish(builder.body, [])
+        else:  # another process runs it; it notices the flag within a flush interval
+            for _ in range(50):
+                current = await self.store.get_row(response_id)
+                if current is None or current.status in TERMINAL:
+                    break
+                await asyncio.sleep(0.1)
+        return await self.get(response_id)
+
+    async def input_items(self, response_id: str, *, limit: int, order: str, after: str | None, before: str | None) -> dict[str, Any]:
+        if await self.store.get_row(response_id) is None:
+            raise not_found(f"Response with id '{response_id}' not found.", "response_id")
+        items, has_more = await self.store.list_input_items(response_id, limit=limit, order=order, after=after, before=before)
+        return {
+            "object": "list",
+            "data": items,
+            "first_id": items[0]["id"] if items else None,
+            "last_id": items[-1]["id"] if items else None,
+            "has_more": has_more,
+        }
+
+    async def stream_stored(self, response_id: str, after: int) -> AsyncIterator[tuple[str, bytes]]:
+        """Replay a background response's events after `after`, then follow it live."""
+        row = await self.store.get_row(response_id)
+        if row is None:
+            raise not_found(f"Response with id '{response_id}' not found.", "response_id")
+        if not row.background:
+            raise invalid("Only background responses can be streamed again; this one was not created with background=true.", "stream")
+        queue = self.hub.subscribe(response_id)
+        try:
+            last = after
+            while True:
+                status_row = await self.store.get_row(response_id)
+                done = status_row is None or status_row.status in TERMINAL
+                for seq, data in await self.store.read_events(response_id, last):
+                    last = seq
+                    yield _event_type(data), data.encode()
+                if done:
+                    return
+                if response_id in self.hub.running:
+                    while True:
+                        try:
+                            got = await asyncio.wait_for(queue.get(), timeout=1.0)
+                        except asyncio.TimeoutError:
+                            break
+                        if got is None:
+                            break
+                        seq, data = got
+                        if seq > last:
+                            last = seq
+                            yield _event_type(data.decode()), data
+                else:
+                    await asyncio.sleep(0.2)  # produced by another process: poll the store
+        finally:
+            self.hub.unsubscribe(response_id, queue)
+
+    # -- compaction -------------------------------------------------------------------
+    async def compact(self, params: CompactRequest) -> dict[str, Any]:
+        if not params.model:
+            raise invalid("Missing required parameter: 'model'.", "model", "missing_required_parameter")
+        model = self._model(params.model)
+        past = await self._history(params.previous_response_id)
+        new_items = context.normalize_input(params.input)
+        items = past + new_items
+        if not items:
+            raise invalid("Nothing to compact: give 'input' or 'previous_response_id'.", "input", "missing_required_parameter")
+        transcript = _transcript(context.model_view(items))
+        request = ModelRequest(
+            model=model.upstream_name,
+            input=[{"type": "message", "role": "user", "content": "Summarize this conversation so that it can be continued from the summary alone. Keep names, numbers, decisions and open questions.\n\n" + transcript}],
+            instructions="You write faithful, compact summaries of conversations.",
+            max_output_tokens=512,
+        )
+        request = context.fit_context(model.provider, request, "auto")
+        summary: list[str] = []
+        usage = None
+        try:
+            async for event in model.provider.stream(request):
+                if getattr(event, "kind", "") == "text_delta":
+                    summary.append(event.text)  # type: ignore[union-attr]
+                elif getattr(event, "kind", "") == "finish":
+                    usage = event.usage  # type: ignore[union-attr]
+        except ProviderError as exc:
+            raise APIError(exc.status if exc.status < 500 else 502, exc.message, code=exc.code) from exc
+        kept = [i for i in items if i.get("type") == "message" and i.get("role") == "user"]
+        compaction = {"id": new_id("cmp"), "type": "compaction", "encrypted_content": context.encode_compaction("".join(summary).strip())}
+        return {
+            "id": new_id("resp"),
+            "object": "response.compaction",
+            "created_at": int(time.time()),
+            "output": kept + [compaction],
+            "usage": usage_dict(usage.input_tokens if usage else 0, usage.output_tokens if usage else 0),
+        }
+
+
+def _event_type(data: str) -> str:
+    return str(orjson.loads(data).get("type", "message"))
+
+
+def _transcript(items: list[dict[str, Any]]) -> str:
+    lines = []
+    for item in items:
+        kind = item.get("type")
+        if kind == "message":
+            content = item.get("content")
+            text = content if isinstance(content, str) else " ".join(str(p.get("text", "")) for p in content or [])
+            lines.append(f"{item.get('role')}: {text}")
+        elif kind == "function_call":
+            lines.append(f"assistant called {item.get('name')}({item.get('arguments')})")
+        elif kind == "function_call_output":
+            lines.append(f"tool result: {item.get('output')}")
+    return "\n".join(lines)

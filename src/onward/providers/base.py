@@ -1,0 +1,117 @@
+"""The one small interface every model backend implements.
+
+The engine hands a provider a `ModelRequest` (Responses-style items, already resolved from
+history) and reads back a stream of `ModelEvent`s. Providers know nothing of storage, SSE or
+response objects; the engine turns their events into `response.*` events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+
+@dataclass
+class ModelRequest:
+    model: str  # the upstream model name (the route's `upstream_model`, else the public name)
+    input: list[dict[str, Any]]  # Responses input items: message, function_call, function_call_output, ...
+    instructions: str | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)  # flat function tools {type, name, description, parameters, strict}
+    tool_choice: str | dict[str, Any] = "auto"  # "auto" | "none" | "required" | {"type": "function", "name": ...}
+    parallel_tool_calls: bool = True
+    text_format: dict[str, Any] | None = None  # {"type": "text"|"json_object"|"json_schema", ...} (flat, Responses style)
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TextDelta:
+    text: str
+    kind: Literal["text_delta"] = "text_delta"
+
+
+@dataclass
+class ToolCallStart:
+    """A function call begins. `index` orders parallel calls of one turn."""
+
+    index: int
+    call_id: str
+    name: str
+    kind: Literal["tool_call_start"] = "tool_call_start"
+
+
+@dataclass
+class ToolCallDelta:
+    index: int
+    arguments: str  # a fragment of the JSON arguments
+    kind: Literal["tool_call_delta"] = "tool_call_delta"
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass
+class Finish:
+    """The turn ended. `reason`: stop | length | tool_calls | content_filter."""
+
+    reason: str
+    usage: Usage
+    kind: Literal["finish"] = "finish"
+
+
+ModelEvent = TextDelta | ToolCallStart | ToolCallDelta | Finish
+
+
+class ProviderError(Exception):
+    """The model backend failed.
+
+    `status` is the HTTP status to report when the failure happens before anything streamed:
+    4xx for a request the upstream rejected (bad parameter, context too long), 5xx-class
+    failures are reported as 502/504 by the api layer, or as `response.failed` mid-stream.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "server_error",
+        status: int = 502,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.param = param
+
+
+class ContextWindowExceeded(ProviderError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="context_length_exceeded", status=400, param="input")
+
+
+class Provider(Protocol):
+    """A model backend. One instance serves one route (one public model name)."""
+
+    context_window: int  # tokens the model accepts (input + output)
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        """Yield TextDelta/ToolCallStart/ToolCallDelta events, then exactly one Finish.
+
+        Raise ProviderError for failures (retryable upstream faults already retried).
+        """
+        ...
+
+    def count_tokens(self, request: ModelRequest) -> int:
+        """Input tokens this request would cost (used for truncation and usage fallbacks)."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,290 @@
+"""HTTP machinery shared by the providers that call an upstream server.
+
+One pooled keep-alive client per provider; a POST whose server-sent events a small per-attempt
+parser turns into `ModelEvent`s; retries with backoff on transient faults, but only while
+nothing has been yielded (a retry after that would repeat output the client already has).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from .base import ContextWindowExceeded, ModelEvent, ProviderError
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_CONTEXT_RE = re.compile(
+    r"context[ _](length|window|size)|maximum context|prompt is too long|too many tokens", re.I
+)
+_DRAIN_SECONDS = 2.0  # after the turn ends, read what is left so the connection can be reused
+
+
+class UpstreamFault(ProviderError):
+    """A failure that may go away: retried while nothing has streamed yet."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "upstream_error",
+        status: int = 502,
+        retryable: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status=status)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class StreamParser(Protocol):
+    """Turns one attempt's reply into events. A fresh parser is made for every attempt."""
+
+    done: bool  # the turn is complete (its Finish was returned); the rest of the stream is ignored
+
+    def feed(self, data: bytes) -> list[ModelEvent]:
+        """One SSE `data:` payload."""
+        ...
+
+    def end(self) -> list[ModelEvent]:
+        """The stream ended before `done`: return the Finish, or raise UpstreamFault."""
+        ...
+
+    def whole(self, body: bytes) -> list[ModelEvent]:
+        """The upstream ignored `stream: true` and sent one JSON reply."""
+        ...
+
+
+async def iter_sse(response: httpx.Response) -> AsyncIterator[bytes]:
+    """Yield the data of each server-sent event. Works on bytes: no decoding, no regex."""
+    buf = b""
+    data: list[bytes] = []
+    async for chunk in response.aiter_bytes():
+        if buf:
+            chunk = buf + chunk
+        lines = chunk.split(b"\n")
+        buf = lines.pop()
+        for line in lines:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line:  # a blank line ends the event
+                if data:
+                    yield data[0] if len(data) == 1 else b"\n".join(data)
+                    data = []
+            elif line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value.startswith(b" ") else value)
+            # `event:`, `id:`, `retry:` and `:` comments carry nothing we need
+    if buf.startswith(b"data:"):  # a last line with no newline
+        value = buf[5:].rstrip(b"\r")
+        data.append(value[1:] if value.startswith(b" ") else value)
+    if data:
+        yield b"\n".join(data)
+
+
+def error_fields(body: bytes) -> tuple[str, str | None, str | None, str | None]:
+    """(message, code, type, param) from the error bodies OpenAI, vLLM, llama.cpp, Ollama send."""
+    snippet = body[:500].decode("utf-8", "replace").strip()
+    try:
+        obj: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return snippet or "upstream rejected the request", None, None, None
+    err = obj.get("error", obj) if isinstance(obj, dict) else obj
+    if isinstance(err, str):
+        return err, None, None, None
+    if not isinstance(err, dict):
+        return snippet, None, None, None
+    code, kind, param = (v if isinstance(v, str) else None for v in (err.get("code"), err.get("type"), err.get("param")))
+    return str(err.get("message") or err.get("detail") or snippet), code, kind, param
+
+
+def request_error(message: str, code: str | None, kind: str | None, param: str | None) -> ProviderError:
+    """An upstream's refusal of the request itself: reported as a 400, never retried."""
+    if code == "context_length_exceeded" or kind == "exceed_context_size_error" or _CONTEXT_RE.search(message):
+        return ContextWindowExceeded(message)
+    return ProviderError(message, code=code or "invalid_request_error", status=400, param=param)
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds the upstream asks us to wait (`retry-after-ms`, `retry-after` seconds or date)."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+async def status_error(response: httpx.Response) -> ProviderError:
+    try:
+        body = await response.aread()
+    except httpx.HTTPError:
+        body = b""
+    status = response.status_code
+    snippet = body[:300].decode("utf-8", "replace").strip()
+    if status == 429:
+        return UpstreamFault(
+            f"upstream rate limited the request (HTTP 429): {snippet}",
+            code="rate_limit_exceeded",
+            status=429,
+            retry_after=retry_after(response.headers),
+        )
+    if 400 <= status < 500:
+        return request_error(*error_fields(body))
+    return UpstreamFault(
+        f"upstream returned HTTP {status}: {snippet}",
+        code="upstream_timeout" if status == 504 else "upstream_error",
+        status=504 if status == 504 else 502,
+        retryable=status in RETRY_STATUSES,
+        retry_after=retry_after(response.headers),
+    )
+
+
+async def _drain(lines: AsyncIterator[bytes]) -> None:
+    """Read the stream's tail (`[DONE]`, the last chunk) so httpx returns the connection to the
+    pool instead of closing it; give up quickly if the upstream holds the connection open."""
+    try:
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            async for _ in lines:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
+
+
+class Upstream:
+    """A base URL, its credentials, and one pooled client, shared by all requests of a route."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout: float = 600.0,
+        retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_max: float = 4.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = max(0, retries)
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        # `timeout` bounds each wait for data (connect, headers, next chunk), not the whole reply.
+        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 30.0))
+        self.headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+            "accept-encoding": "identity",  # compressed SSE gets buffered by proxies and costs CPU
+        }
+        if api_key:
+            self.headers["authorization"] = f"Bearer {api_key}"
+        self._client = client
+        self._owns_client = client is None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        # Created on first use, inside the event loop that will use it.
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout,
+                limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=60.0),
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+        self._client = None
+
+    def backoff(self, attempt: int, hint: float | None) -> float:
+        if hint is None:  # exponential, jittered so that many clients do not retry in lockstep
+            hint = self.backoff_base * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
+        return max(0.0, min(hint, self.backoff_max))
+
+    async def stream(
+        self, path: str, body: dict[str, Any], new_parser: Callable[[], StreamParser]
+    ) -> AsyncIterator[ModelEvent]:
+        """POST `body` to `path` and yield the parser's events, retrying before the first one."""
+        url = self.base_url + path
+        payload = orjson.dumps(body)
+        attempt = 0
+        while True:
+            attempt += 1
+            parser = new_parser()
+            yielded = False
+            try:
+                async with self.client.stream(
+                    "POST", url, content=payload, headers=self.headers, timeout=self.timeout
+                ) as response:
+                    if response.status_code >= 300:
+                        raise await status_error(response)
+                    if response.headers.get("content-type", "").startswith("application/json"):
+                        events = parser.whole(await response.aread())
+                        yielded = True
+                        for event in events:
+                            yield event
+                        return
+                    lines = iter_sse(response)
+                    try:
+                        async for data in lines:
+                            events = parser.feed(data)
+                            if events:
+                                yielded = True
+                                for event in events:
+                                    yield event
+                            if parser.done:
+                                break
+                        else:
+                            events = parser.end()
+                            yielded = True
+                            for event in events:
+                                yield event
+                            return
+                        await _drain(lines)
+                    finally:
+                        await lines.aclose()  # type: ignore[attr-defined]
+                return
+            except UpstreamFault as exc:
+                fault = exc
+            except httpx.TimeoutException as exc:
+                fault = UpstreamFault(
+                    f"upstream timed out ({type(exc).__name__}, no data within {self.timeout.read}s)",
+                    code="upstream_timeout",
+                    status=504,
+                )
+            except httpx.TransportError as exc:  # refused, reset, cut mid-body, bad chunking
+                fault = UpstreamFault(
+                    f"upstream connection failed ({type(exc).__name__}: {exc})",
+                    retryable=not isinstance(exc, httpx.UnsupportedProtocol),
+                )
+            if yielded:
+                raise ProviderError(
+                    f"upstream stream interrupted: {fault.message}",
+                    code="upstream_stream_interrupted",
+                    status=502,
+                ) from fault
+            if not fault.retryable or attempt > self.retries:
+                raise ProviderError(
+                    f"{fault.message} (gave up after {attempt} attempt{'s' if attempt > 1 else ''})",
+                    code=fault.code,
+                    status=fault.status,
+                ) from fault
+            await asyncio.sleep(self.backoff(attempt, fault.retry_after))

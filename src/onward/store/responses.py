@@ -1,0 +1,236 @@
+"""Responses, their input/output items and their stored stream events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .db import is_sqlite
+from .models import response_events, response_items, responses
+
+TERMINAL = ("completed", "failed", "cancelled", "incomplete")
+
+
+def _dump(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class ResponseStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sqlite = is_sqlite(engine)
+
+    # -- the response row -------------------------------------------------------------
+    async def create(
+        self,
+        body: dict[str, Any],
+        request: dict[str, Any],
+        input_items: list[dict[str, Any]],
+        *,
+        owner: str | None = None,
+        lease_until: float | None = None,
+    ) -> None:
+        """Insert a response and its input items in one transaction."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                responses.insert().values(
+                    id=body["id"],
+                    created_at=body["created_at"],
+                    status=body["status"],
+                    model=body["model"],
+                    background=bool(body.get("background")),
+                    store=bool(body.get("store", True)),
+                    previous_response_id=body.get("previous_response_id"),
+                    conversation_id=(body.get("conversation") or {}).get("id"),
+                    request=_dump(request),
+                    body=_dump(body),
+                    owner=owner,
+                    lease_until=lease_until,
+                    cancel_requested=False,
+                    updated_at=time.time(),
+                )
+            )
+            await self._insert_items(conn, body["id"], "input", input_items)
+
+    async def finish(self, body: dict[str, Any], output_items: list[dict[str, Any]]) -> None:
+        """Write the final object and its output items; release the lease."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                responses.update()
+                .where(responses.c.id == body["id"])
+                .values(status=body["status"], body=_dump(body), owner=None, lease_until=None, updated_at=time.time())
+            )
+            await self._insert_items(conn, body["id"], "output", output_items)
+
+    async def save_body(self, body: dict[str, Any], **extra: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                responses.update()
+                .where(responses.c.id == body["id"])
+                .values(status=body["status"], body=_dump(body), updated_at=time.time(), **extra)
+            )
+
+    async def _insert_items(self, conn, response_id: str, kind: str, items: list[dict[str, Any]]) -> None:
+        if not items:
+            return
+        await conn.execute(
+            response_items.insert(),
+            [
+                {"response_id": response_id, "kind": kind, "position": i, "item_id": item.get("id") or "", "data": _dump(item)}
+                for i, item in enumerate(items)
+            ],
+        )
+
+    async def get(self, response_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(responses.c.body).where(responses.c.id == response_id))).first()
+        return orjson.loads(row[0]) if row else None
+
+    async def get_row(self, response_id: str) -> sa.Row | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(responses).where(responses.c.id == response_id))).first()
+
+    async def delete(self, response_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(responses.delete().where(responses.c.id == response_id))
+            await conn.execute(response_items.delete().where(response_items.c.response_id == response_id))
+            await conn.execute(response_events.delete().where(response_events.c.response_id == response_id))
+        return bool(result.rowcount)
+
+    # -- history ----------------------------------------------------------------------
+    async def chain_items(self, response_id: str) -> list[dict[str, Any]] | None:
+        """Every input and output item along a `previous_response_id` chain, oldest first.
+
+        Two queries at any depth: a recursive CTE walks the chain, one range scan reads the
+        items. Returns None when the response does not exist.
+        """
+        chain = sa.select(
+            responses.c.id, responses.c.previous_response_id, sa.literal(0).label("depth")
+        ).where(responses.c.id == response_id).cte("chain", recursive=True)
+        parent = sa.select(
+            responses.c.id, responses.c.previous_response_id, (chain.c.depth + 1).label("depth")
+        ).join(chain, responses.c.id == chain.c.previous_response_id)
+        chain = chain.union_all(parent)
+        query = (
+            sa.select(chain.c.depth, response_items.c.data)
+            .select_from(chain.outerjoin(response_items, response_items.c.response_id == chain.c.id))
+            .order_by(chain.c.depth.desc(), response_items.c.kind, response_items.c.position)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return None
+        # kind sorts "input" before "output", which is the order the model saw them in.
+        return [orjson.loads(data) for _depth, data in rows if data is not None]
+
+    async def list_input_items(
+        self, response_id: str, *, limit: int, order: str, after: str | None, before: str | None = None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A keyset page of a response's input items (by position)."""
+        c = response_items.c
+        base = (c.response_id == response_id) & (c.kind == "input")
+        query = sa.select(c.position, c.data).where(base)
+        async with self.engine.connect() as conn:
+            for cursor, direction in ((after, "after"), (before, "before")):
+                if not cursor:
+                    continue
+                pos = (await conn.execute(sa.select(c.position).where(base & (c.item_id == cursor)))).scalar()
+                if pos is None:
+                    continue
+                forward = (direction == "after") == (order == "asc")
+                query = query.where(c.position > pos if forward else c.position < pos)
+            query = query.order_by(c.position.asc() if order == "asc" else c.position.desc()).limit(limit + 1)
+            rows = (await conn.execute(query)).all()
+        items = [orjson.loads(r.data) for r in rows[:limit]]
+        return items, len(rows) > limit
+
+    # -- stream events (background responses) -----------------------------------------
+    async def append_events(self, response_id: str, events: list[tuple[int, bytes]]) -> None:
+        if not events:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                response_events.insert(),
+                [{"response_id": response_id, "sequence_number": seq, "data": data.decode()} for seq, data in events],
+            )
+
+    async def read_events(self, response_id: str, after: int) -> list[tuple[int, str]]:
+        c = response_events.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(c.sequence_number, c.data)
+                .where((c.response_id == response_id) & (c.sequence_number > after))
+                .order_by(c.sequence_number)
+            )
+            return [(r[0], r[1]) for r in rows]
+
+    # -- background work --------------------------------------------------------------
+    async def claim_queued(self, owner: str, lease_seconds: float) -> str | None:
+        """Take the oldest queued background response; several processes may race for it."""
+        now = time.time()
+        async with self.engine.begin() as conn:
+            pick = (
+                sa.select(responses.c.id)
+                .where((responses.c.status == "queued") & (responses.c.owner.is_(None)))
+                .order_by(responses.c.created_at)
+                .limit(1)
+            )
+            if not self.sqlite:
+                pick = pick.with_for_update(skip_locked=True)
+            response_id = (await conn.execute(pick)).scalar()
+            if response_id is None:
+                return None
+            result = await conn.execute(
+                responses.update()
+                .where((responses.c.id == response_id) & (responses.c.owner.is_(None)))
+                .values(owner=owner, lease_until=now + lease_seconds, updated_at=now)
+            )
+            return response_id if result.rowcount else None
+
+    async def renew_leases(self, owner: str, ids: list[str], lease_seconds: float) -> None:
+        if not ids:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                responses.update()
+                .where(responses.c.id.in_(ids) & (responses.c.owner == owner))
+                .values(lease_until=time.time() + lease_seconds)
+            )
+
+    async def orphaned(self, now: float | None = None) -> list[sa.Row]:
+        """Background responses whose worker stopped renewing its lease (a crash or kill)."""
+        now = now or time.time()
+        c = responses.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(c.id, c.status, c.owner).where(
+                    c.status.in_(("queued", "in_progress")) & c.owner.is_not(None) & (c.lease_until < now)
+                )
+            )
+            return list(rows)
+
+    async def release(self, response_id: str, owner: str) -> bool:
+        """Give an orphaned job back to the queue (only if still held by `owner`)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                responses.update()
+                .where((responses.c.id == response_id) & (responses.c.owner == owner))
+                .values(owner=None, lease_until=None)
+            )
+        return bool(result.rowcount)
+
+    async def request_cancel(self, response_id: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                responses.update().where(responses.c.id == response_id).values(cancel_requested=True)
+            )
+
+    async def cancel_requested(self, response_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            return bool(
+                (await conn.execute(sa.select(responses.c.cancel_requested).where(responses.c.id == response_id))).scalar()
+            )
