@@ -59,6 +59,7 @@ class Settings:
         s.workers = int(_env("WORKERS", str(s.workers)) or s.workers)
         s.upstream_timeout = float(_env("UPSTREAM_TIMEOUT", str(s.upstream_timeout)) or 600)
         s.upstream_retries = int(_env("UPSTREAM_RETRIES", str(s.upstream_retries)) or 3)
+        s.lease_seconds = float(_env("LEASE_SECONDS", str(s.lease_seconds)) or 30)
         for key, value in overrides.items():
             if value is not None:
                 setattr(s, key, value)

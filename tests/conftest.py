@@ -1,0 +1,155 @@
+"""Shared fixtures: real `onward serve` processes (SQLite and PostgreSQL), a real upstream."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_URL = os.environ.get("ONWARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+SCRIPT = """
+[models.scripted]
+provider = "scripted"
+script = [
+  { match = "slowly", text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty", delay = 0.15 },
+  { match = "weather", tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }] },
+  { match = "both cities", tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }, { name = "get_weather", arguments = { city = "Oslo" } }] },
+  { match = "22C", text = "It is 22C in Paris." },
+  { match = "upstream down", error = { code = "upstream_error", message = "upstream said 503", status = 502 } },
+  { match = "json please", text = '{"name": "Ada", "age": 36}' },
+  { text = "Hello from the script." },
+]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+class Server:
+    """A real `onward serve` process on a free port."""
+
+    def __init__(self, tmp: Path, database_url: str, models_toml: str, env: dict[str, str] | None = None):
+        self.tmp = tmp
+        self.database_url = database_url
+        self.models = tmp / "models.toml"
+        self.models.write_text(models_toml)
+        self.env = env or {}
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> Server:
+        self.port = free_port()
+        env = {**os.environ, "ONWARD_DATA_DIR": str(self.tmp), "ONWARD_LEASE_SECONDS": "3", **self.env}
+        self.log = open(self.tmp / f"server-{self.port}.log", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "onward.cli", "serve", "--port", str(self.port), "--db", self.database_url, "--models", str(self.models)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_http(f"http://127.0.0.1:{self.port}/health", proc=self.proc)
+        return self
+
+    def client(self, **kw):
+        from openai import OpenAI
+
+        return OpenAI(base_url=self.url, api_key=kw.pop("api_key", "sk-test"), max_retries=kw.pop("max_retries", 0), **kw)
+
+    def async_client(self, **kw):
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(base_url=self.url, api_key=kw.pop("api_key", "sk-test"), max_retries=kw.pop("max_retries", 0), **kw)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh PostgreSQL database for this test session (dropped at the end)."""
+    import psycopg
+
+    name = f"onward_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def llama_upstream(tmp_path_factory):
+    """llama-cpp-python's own OpenAI-compatible server running the same model file: a real
+    Chat Completions upstream."""
+    from onward.providers.local import default_model_path
+
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("upstream") / "llama-server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", default_model_path(), "--port", str(port), "--host", "127.0.0.1", "--n_ctx", "4096", "--model_alias", "smollm2-upstream"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    wait_http(f"http://127.0.0.1:{port}/v1/models", proc=proc)
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(10)
+
+
+def models_toml(upstream_url: str | None = None) -> str:
+    toml = 'default = "smollm2"\n[models.smollm2]\nprovider = "local"\naliases = ["smollm2-135m-instruct"]\n' + SCRIPT
+    if upstream_url:
+        toml += f'\n[models.upstream]\nprovider = "chat_completions"\nbase_url = "{upstream_url}"\nupstream_model = "smollm2-upstream"\ncontext_window = 4096\n'
+    return toml
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def server(request, tmp_path_factory, llama_upstream):
+    """One live server per database engine, shared by the tests of a session."""
+    tmp = tmp_path_factory.mktemp(f"server-{request.param}")
+    url = f"sqlite:///{tmp / 'onward.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_database")
+    srv = Server(tmp, url, models_toml(llama_upstream)).start()
+    srv.kind = request.param
+    yield srv
+    srv.stop()
