@@ -13,7 +13,16 @@ import httpx
 import orjson
 
 from ..ids import new_id
-from .base import Finish, ModelEvent, ModelRequest, ProviderError, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from .base import (
+    Finish,
+    ModelEvent,
+    ModelRequest,
+    ProviderError,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
 from .chat_completions import count_text_tokens, estimate_input_tokens
 from .http import Upstream, UpstreamFault, request_error
 
@@ -98,7 +107,8 @@ class _ResponsesStream:
         if kind == "response.failed":
             raise _event_error((event.get("response") or {}).get("error") or {})
         if kind == "error":
-            raise _event_error(event.get("error") if isinstance(event.get("error"), dict) else event)
+            err = event.get("error")
+            raise _event_error(err if isinstance(err, dict) else event)
         return []  # created, in_progress, content_part.*, *.done, reasoning, ...
 
     def _added(self, event: dict[str, Any]) -> list[ModelEvent]:
