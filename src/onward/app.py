@@ -12,15 +12,18 @@ import orjson
 from fastapi import FastAPI
 
 from . import __version__
+from .api import conversations as conversations_api
 from .api import errors as api_errors
 from .api import models as models_api
 from .api import responses as responses_api
 from .api import websocket as websocket_api
 from .config import Settings
+from .engine.conversations import ConversationsService
 from .engine.service import ResponsesService
 from .errors import APIError
 from .providers.registry import Registry
 from .store.db import make_engine, migrate
+from .store.conversations import ConversationStore
 from .store.responses import ResponseStore
 
 log = logging.getLogger("onward")
@@ -32,6 +35,7 @@ class Services:
     settings: Settings
     registry: Registry
     responses: ResponsesService
+    conversations: ConversationsService
 
 
 class KeyAuth:
@@ -71,8 +75,9 @@ def create_app(settings: Settings | None = None) -> Any:
         engine = make_engine(settings.database_url)
         await migrate(engine)
         registry = Registry(settings)
-        responses = ResponsesService(settings, ResponseStore(engine), registry)
-        app.state.services = Services(settings, registry, responses)
+        conversation_store = ConversationStore(engine)
+        responses = ResponsesService(settings, ResponseStore(engine), registry, conversation_store)
+        app.state.services = Services(settings, registry, responses, ConversationsService(conversation_store))
         await responses.start()
         try:
             yield
@@ -85,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api_errors.install(app)
     app.include_router(responses_api.router)
     app.include_router(models_api.router)
+    app.include_router(conversations_api.router)
     app.include_router(websocket_api.router)
 
     @app.get("/health")

@@ -20,6 +20,7 @@ from ..errors import APIError, invalid, not_found
 from ..ids import new_id
 from ..providers.base import ModelRequest, ProviderError
 from ..providers.registry import Registry, UnknownModel
+from ..store.conversations import ConversationStore
 from ..store.responses import TERMINAL, ResponseStore
 from . import context
 from .events import ResponseBuilder, encode, usage_dict
@@ -39,6 +40,7 @@ class Prepared:
     stream: bool
     background: bool
     store: bool
+    conversation_id: str | None = None
 
 
 def _request_dict(request: ModelRequest) -> dict[str, Any]:
@@ -46,9 +48,10 @@ def _request_dict(request: ModelRequest) -> dict[str, Any]:
 
 
 class ResponsesService:
-    def __init__(self, settings: Settings, store: ResponseStore, registry: Registry) -> None:
+    def __init__(self, settings: Settings, store: ResponseStore, registry: Registry, conversations: ConversationStore) -> None:
         self.settings = settings
         self.store = store
+        self.conversations = conversations
         self.registry = registry
         self.hub = Hub()
         self.owner = f"w_{uuid.uuid4().hex[:12]}"
@@ -86,15 +89,39 @@ class ResponsesService:
             raise invalid("Background responses need store=true.", "background")
         if params.conversation is not None and params.previous_response_id:
             raise invalid("Use either 'conversation' or 'previous_response_id', not both.", "previous_response_id")
-        if params.conversation is not None:
-            raise APIError(400, "Conversations are not available on this server yet.", param="conversation", code="unsupported_parameter")
         model = self._model(params.model)
-        tools = context.normalize_tools(params.tools)
-        tool_choice = context.check_tool_choice(params.tool_choice, tools)
         new_items = context.normalize_input(params.input)
         if not new_items and not params.previous_response_id:
             raise invalid("Missing required parameter: 'input'.", "input", "missing_required_parameter")
-        past = history if history is not None else await self._history(params.previous_response_id)
+        response_id = new_id("resp")
+        conv_id = _conversation_id(params.conversation)
+        if conv_id:
+            past = await self._lock_conversation(conv_id, response_id)
+        else:
+            past = history if history is not None else await self._history(params.previous_response_id)
+        try:
+            return self._prepare(params, model, response_id, conv_id, past, new_items)
+        except BaseException:
+            if conv_id:
+                await self.conversations.unlock(conv_id, response_id)
+            raise
+
+    async def _lock_conversation(self, conv_id: str, holder: str) -> list[dict[str, Any]]:
+        locked = await self.conversations.lock(conv_id, holder)
+        if locked is None:
+            raise not_found(f"Conversation with id '{conv_id}' not found.", "conversation")
+        if not locked:
+            raise APIError(
+                400,
+                f"Another response is already in progress on conversation {conv_id}. Wait for it to finish, then retry.",
+                param="conversation",
+                code="conversation_locked",
+            )
+        return await self.conversations.all_items(conv_id)
+
+    def _prepare(self, params: CreateResponse, model, response_id: str, conv_id: str | None, past: list[dict[str, Any]], new_items: list[dict[str, Any]]) -> Prepared:
+        tools = context.normalize_tools(params.tools)
+        tool_choice = context.check_tool_choice(params.tool_choice, tools)
         context.check_tool_outputs(past, new_items)
         text_format = params.text.format.to_dict() if params.text and params.text.format else {"type": "text"}
         if text_format["type"] == "json_schema" and not isinstance(text_format.get("schema"), dict):
@@ -118,7 +145,7 @@ class ResponsesService:
         background = bool(params.background)
         store = params.store is not False
         body = {
-            "id": new_id("resp"),
+            "id": response_id,
             "object": "response",
             "created_at": int(time.time()),
             "completed_at": None,
@@ -150,8 +177,9 @@ class ResponsesService:
             "service_tier": "default",
             "safety_identifier": params.safety_identifier,
             "prompt_cache_key": params.prompt_cache_key,
+            "conversation": {"id": conv_id} if conv_id else None,
         }
-        return Prepared(body, new_items, request, model.name, bool(params.stream), background, store)
+        return Prepared(body, new_items, request, model.name, bool(params.stream), background, store, conv_id)
 
     # -- inline runs ------------------------------------------------------------------
     async def run_inline(self, prep: Prepared) -> AsyncIterator[BaseModel]:
@@ -165,19 +193,29 @@ class ResponsesService:
             async for event in run_model(builder, provider, prep.request):
                 if event.type in ("response.completed", "response.failed", "response.incomplete"):
                     finished = True
-                    if prep.store:
-                        await self._persist_new(prep, builder.body)
+                    await self._persist_new(prep, builder.body)
                 yield event
         finally:
-            if not finished and prep.store:  # the client went away mid-stream
+            if not finished:  # the client went away mid-stream
                 builder.close_all("incomplete")
                 builder.set_status("cancelled")
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._persist_new(prep, builder.body))
 
     async def _persist_new(self, prep: Prepared, body: dict[str, Any]) -> None:
-        await self.store.create(body, {"model": prep.model, "request": _request_dict(prep.request)}, prep.input_items)
-        await self.store.finish(body, body["output"])
+        if prep.store:
+            await self.store.create(body, {"model": prep.model, "request": _request_dict(prep.request)}, prep.input_items)
+            await self.store.finish(body, body["output"])
+        if prep.conversation_id:
+            await self._settle_conversation(prep.conversation_id, body, prep.input_items)
+
+    async def _settle_conversation(self, conv_id: str, body: dict[str, Any], input_items: list[dict[str, Any]]) -> None:
+        """A finished response's input and output join its conversation; the lock is released."""
+        try:
+            if body["status"] in ("completed", "incomplete"):
+                await self.conversations.append(conv_id, input_items + body["output"])
+        finally:
+            await self.conversations.unlock(conv_id, body["id"])
 
     async def create(self, prep: Prepared) -> dict[str, Any]:
         """Non-streaming create: the final object (or, for background, the queued one)."""
@@ -271,6 +309,10 @@ class ResponsesService:
     async def _finish_background(self, response_id: str, builder: ResponseBuilder, pending: list[tuple[int, bytes]]) -> None:
         await self.store.append_events(response_id, pending)
         await self.store.finish(builder.body, builder.body["output"])
+        conv = builder.body.get("conversation")
+        if conv:
+            input_items, _ = await self.store.list_input_items(response_id, limit=100000, order="asc", after=None)
+            await self._settle_conversation(conv["id"], builder.body, input_items)
         self.hub.close(response_id)
 
     async def _claim_loop(self) -> None:
@@ -463,6 +505,15 @@ class ResponsesService:
             "output": kept + [compaction],
             "usage": usage_dict(usage.input_tokens if usage else 0, usage.output_tokens if usage else 0),
         }
+
+
+def _conversation_id(value: str | dict[str, Any] | None) -> str | None:
+    if value is None:
+        return None
+    conv_id = value if isinstance(value, str) else value.get("id")
+    if not isinstance(conv_id, str) or not conv_id:
+        raise invalid("'conversation' must be a conversation id or {'id': …}.", "conversation")
+    return conv_id
 
 
 def _event_type(data: str) -> str:

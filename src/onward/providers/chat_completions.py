@@ -7,6 +7,7 @@ since this is on the hot path of every request.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -30,9 +31,13 @@ _PIECE = 50_000  # chars per encode call: bpe_openai refuses very long inputs
 
 @functools.cache
 def _encoder() -> Any:
-    import bpe_openai  # loading the ranks takes ~0.1 s: once per process, on first use
+    # Loading the ranks takes ~0.1 s: once per process, on first use. bpe_openai still uses
+    # the deprecated importlib.resources.open_binary, which would warn on every test run.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import bpe_openai
 
-    return bpe_openai.get_encoding("o200k_base")
+        return bpe_openai.get_encoding("o200k_base")
 
 
 def count_text_tokens(text: str) -> int:

@@ -1,0 +1,166 @@
+"""A fast fake OpenAI Chat Completions upstream, for measuring what a proxy in front of it adds.
+
+A bare asyncio protocol (uvloop + httptools, no ASGI framework): every reply is built once at
+start-up, so serving one costs a few microseconds of parsing and one `transport.write`.
+
+    POST /v1/chat/completions   {"stream": true}  -> a fixed SSE reply: a role chunk, N content
+                                                     chunks, a finish chunk, a usage chunk, [DONE]
+                                {"stream": false} -> a fixed chat.completion JSON with usage
+    GET  /v1/models, /health    -> small JSON
+    anything else               -> 404
+
+Run: python bench/overhead/fake_upstream.py --port 0   (prints "READY <port>" once listening)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+
+import httptools
+import orjson
+
+MODEL = "fake"
+CREATED = int(time.time())
+COMPLETION_ID = "chatcmpl-bench0000000000000000"
+
+
+def _words(n: int) -> list[str]:
+    base = "Hello there! This is a fixed reply from the fake upstream, used to measure proxy overhead only".split()
+    return [(" " if i else "") + base[i % len(base)] for i in range(n)]
+
+
+def _chunk(delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True) -> bytes:
+    obj: dict = {"id": COMPLETION_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MODEL}
+    obj["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else []
+    if usage is not None:
+        obj["usage"] = usage
+    return orjson.dumps(obj)
+
+
+def build_replies(chunks: int) -> tuple[bytes, bytes]:
+    """(streaming reply, JSON reply), each a complete HTTP/1.1 response."""
+    words = _words(chunks)
+    text = "".join(words)
+    usage = {"prompt_tokens": 12, "completion_tokens": len(words), "total_tokens": 12 + len(words)}
+    events = [_chunk({"role": "assistant", "content": ""})]
+    events += [_chunk({"content": w}) for w in words]
+    events.append(_chunk({}, finish="stop"))
+    events.append(_chunk({}, usage=usage, choices=False))
+    body = b"".join(b"data: " + e + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    # One HTTP chunk per SSE event, as real servers flush them; all written at once.
+    framed = b""
+    for part in body.split(b"\n\n")[:-1]:
+        part += b"\n\n"
+        framed += b"%x\r\n%s\r\n" % (len(part), part)
+    framed += b"0\r\n\r\n"
+    stream = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+        b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n" + framed
+    )
+    completion = orjson.dumps(
+        {
+            "id": COMPLETION_ID,
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": MODEL,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": "stop"}],
+            "usage": usage,
+        }
+    )
+    return stream, _json_reply(200, completion)
+
+
+def _json_reply(status: int, body: bytes) -> bytes:
+    reason = {200: b"OK", 400: b"Bad Request", 404: b"Not Found"}[status]
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % (status, reason, len(body))
+        + body
+    )
+
+
+STREAM, COMPLETION = build_replies(20)
+MODELS = _json_reply(200, orjson.dumps({"object": "list", "data": [{"id": MODEL, "object": "model", "created": CREATED, "owned_by": "bench"}]}))
+HEALTH = _json_reply(200, b'{"status":"ok"}')
+NOT_FOUND = _json_reply(404, b'{"error":{"message":"not found","type":"invalid_request_error","code":"unknown_url"}}')
+BAD = _json_reply(400, b'{"error":{"message":"invalid JSON body","type":"invalid_request_error","code":"invalid_json"}}')
+
+
+class Handler(asyncio.Protocol):
+    __slots__ = ("transport", "parser", "url", "body")
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.parser = httptools.HttpRequestParser(self)
+        self.url = b""
+        self.body: list[bytes] = []
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.transport.close()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.body = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        path = self.url.split(b"?", 1)[0].rstrip(b"/")
+        method = self.parser.get_method()
+        if method == b"POST" and path.endswith(b"/chat/completions"):
+            try:
+                req = orjson.loads(b"".join(self.body))
+                reply = STREAM if req.get("stream") else COMPLETION
+            except (orjson.JSONDecodeError, AttributeError):
+                reply = BAD
+        elif method == b"GET" and path.endswith(b"/models"):
+            reply = MODELS
+        elif method == b"GET" and path == b"/health":
+            reply = HEALTH
+        else:
+            reply = NOT_FOUND
+        self.transport.write(reply)
+        if not self.parser.should_keep_alive():
+            self.transport.close()
+
+
+async def serve(host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Handler, host, port, backlog=1024, reuse_address=True)
+    bound = server.sockets[0].getsockname()[1]
+    print(f"READY {bound}", flush=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")), help="0 picks a free port")
+    args = ap.parse_args(argv)
+    try:
+        import uvloop
+
+        uvloop.run(serve(args.host, args.port))
+    except ImportError:  # pragma: no cover
+        asyncio.run(serve(args.host, args.port))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
