@@ -36,6 +36,8 @@ class Services:
     registry: Registry
     responses: ResponsesService
     conversations: ConversationsService
+    files: Any = None  # FileService (api/files.py)
+    vector_stores: Any = None  # VectorStoreService (api/vector_stores.py)
 
 
 class KeyAuth:
@@ -77,7 +79,10 @@ def create_app(settings: Settings | None = None) -> Any:
         registry = Registry(settings)
         conversation_store = ConversationStore(engine)
         responses = ResponsesService(settings, ResponseStore(engine), registry, conversation_store)
-        app.state.services = Services(settings, registry, responses, ConversationsService(conversation_store))
+        services = Services(settings, registry, responses, ConversationsService(conversation_store))
+        # files: wired here
+        # vector stores: wired here
+        app.state.services = services
         await responses.start()
         try:
             yield
