@@ -316,7 +316,7 @@ def test_malformed_and_oversized_bodies(server):
 def test_upstream_failure_is_failed_response(server):
     client = server.client()
     resp = client.responses.create(model="scripted", input="upstream down")
-    assert resp.status == "failed" and resp.error.code == "upstream_error"
+    assert resp.status == "failed" and resp.error.code == "server_error" and "[upstream_error]" in resp.error.message
     with client.responses.stream(model="scripted", input="upstream down") as stream:
         events = list(stream)
     assert events[-1].type == "response.failed"

@@ -12,7 +12,8 @@ Serves `POST /v1/chat/completions` (streamed or not), `POST /v1/responses` (stre
     control.requests[-1].body / .headers          # what the client sent
     control.reset(); control.close()
 
-Out of process: `python -m tests.fakes.upstream --port 9100` serves a fast fixed reply, and
+Out of process: `python -m tests.fakes.upstream --port 9100` serves a fast fixed reply (it prints
+`READY <port> <base_url>` once listening; `--port 0` picks a free port), and
 `POST /control` takes the same settings as `Control.configure` (JSON); `GET /control` returns
 the recorded requests.
 """
@@ -453,22 +454,26 @@ class FakeUpstreamApp:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)  # connectable (queued) from here on, before the server loop starts
+    return sock
+
+
+def _server(control: Control, **kw: Any) -> uvicorn.Server:
+    return uvicorn.Server(
+        uvicorn.Config(FakeUpstreamApp(control), access_log=False, lifespan="off", timeout_graceful_shutdown=2, **kw)
+    )
+
+
 def start_fake_upstream(control: Control | None = None) -> tuple[str, Control]:
     """Serve the fake in a background thread on a free port; returns (base_url ending in /v1, control)."""
     control = control or Control()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = _bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        FakeUpstreamApp(control),
-        log_config=None,  # leave the test run's logging alone
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
+    server = _server(control, log_config=None, log_level="warning")  # leave the run's logging alone
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="fake-upstream")
     thread.start()
     deadline = time.monotonic() + 10
@@ -493,8 +498,10 @@ def main() -> None:
     control.record = args.record
     control.reply = Reply(text=args.text, chunks=args.chunks)
     control.chunk_delay = args.delay
-    print(f"fake upstream on http://{args.host}:{args.port}/v1", flush=True)
-    uvicorn.run(FakeUpstreamApp(control), host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="off")
+    sock = _bind(args.host, args.port)  # --port 0 picks a free port, announced on stdout
+    port = sock.getsockname()[1]
+    print(f"READY {port} http://{args.host}:{port}/v1", flush=True)
+    _server(control, log_level="warning").run(sockets=[sock])
 
 
 if __name__ == "__main__":

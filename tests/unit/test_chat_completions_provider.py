@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -20,7 +21,8 @@ from onward.providers.base import (
     ToolCallDelta,
     ToolCallStart,
 )
-from onward.providers.chat_completions import ChatCompletionsProvider
+from onward.providers.chat_completions import ChatCompletionsProvider, _ChatStream
+from onward.providers.http import iter_sse
 from tests.fakes import Control, Fault, Reply, ToolCall, start_fake_upstream
 
 
@@ -417,3 +419,57 @@ def test_chunks_are_plain_json() -> None:
     payloads = [line[6:] for _, raw in events for line in raw.decode().splitlines() if line.startswith("data: ")]
     assert payloads[-1] == "[DONE]"
     assert orjson.loads(payloads[-2])["usage"]["prompt_tokens"] == 12
+
+
+class _Pieces(httpx.AsyncByteStream):
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield piece
+
+
+async def test_sse_parsing_across_odd_boundaries() -> None:
+    raw = b'data: {"a":1}\r\n\r\n: comment\nevent: x\ndata: {"b":\ndata: 2}\n\ndata:[DONE]\n\ndata: {"tail":1}'
+    for size in (1, 3, 7, len(raw)):
+        response = httpx.Response(200, stream=_Pieces([raw[i : i + size] for i in range(0, len(raw), size)]))
+        got = [d async for d in iter_sse(response)]
+        assert got == [b'{"a":1}', b'{"b":\n2}', b"[DONE]", b'{"tail":1}'], size
+
+
+def _feed(chunks: list[dict[str, Any]]) -> list[Any]:
+    parser = _ChatStream(lambda: 7)
+    events: list[Any] = []
+    for chunk in chunks:
+        events += parser.feed(orjson.dumps(chunk))
+    return events + ([] if parser.done else parser.end())
+
+
+def test_tool_call_quirks() -> None:
+    # No `index`, arguments as an object, the name arriving after the id, content as parts.
+    events = _feed(
+        [
+            {"choices": [{"delta": {"content": [{"type": "text", "text": "ok "}]}}]},
+            {"choices": [{"delta": {"tool_calls": [{"id": "c1", "function": {"arguments": ""}}]}}]},
+            {"choices": [{"delta": {"tool_calls": [{"function": {"name": "f", "arguments": {"x": 1}}}]}}]},
+            {"choices": [{"delta": {}, "finish_reason": "stop"}]},
+        ]
+    )
+    assert events[:3] == [TextDelta("ok "), ToolCallStart(0, "c1", "f"), ToolCallDelta(0, '{"x":1}')]
+    assert events[3].reason == "tool_calls"  # "stop" after tool calls means tool_calls
+    assert events[3].usage.input_tokens == 7  # estimated: no usage sent
+
+
+def test_complete_calls_reusing_index_zero() -> None:
+    # Some servers send several complete calls, each with index 0 and its own id.
+    call = {"index": 0, "type": "function"}
+    events = _feed(
+        [
+            {"choices": [{"delta": {"tool_calls": [{**call, "id": "a", "function": {"name": "f", "arguments": "{}"}}]}}]},
+            {"choices": [{"delta": {"tool_calls": [{**call, "id": "b", "function": {"name": "g", "arguments": "{}"}}]}}]},
+            {"choices": [{"delta": {}, "finish_reason": "function_call"}], "usage": {"prompt_tokens": 3, "completion_tokens": 4}},
+        ]
+    )
+    assert [e for e in events if isinstance(e, ToolCallStart)] == [ToolCallStart(0, "a", "f"), ToolCallStart(1, "b", "g")]
+    assert events[-1].reason == "tool_calls" and events[-1].usage.output_tokens == 4

@@ -69,7 +69,7 @@ class Session:
                 try:
                     timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
                     message = await asyncio.wait_for(self.ws.receive(), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     queue.put_nowait(_LIMIT)  # the worker ends the current turn, then says so and closes
                     deadline = None
                     continue
@@ -120,13 +120,14 @@ class Session:
             await self._error(exc, stream_id)
             return
 
-        status = None
+        status, seq = None, -1
         try:
             if prep.background:
                 status = await self._follow(prep, stream_id)
             else:
                 async for event in self.svc.run_inline(prep):
                     await self._send(encode(event), stream_id)
+                    seq = event.sequence_number  # type: ignore[attr-defined]
                     if event.type in TERMINAL:  # type: ignore[attr-defined]
                         status = event.response.status  # type: ignore[attr-defined]
         except Gone:
@@ -134,7 +135,8 @@ class Session:
         except Exception as exc:  # a bug: tell the client, keep the socket
             log.exception("websocket turn crashed")
             self._evict(previous)
-            await self._error(APIError(500, f"The server had an error while processing your request ({type(exc).__name__})."), stream_id)
+            err = APIError(500, f"The server had an error while processing your request ({type(exc).__name__}).", code="server_error")
+            await self._error(err, stream_id, seq + 1 if seq >= 0 else None)
             return
         if status in (None, "failed", "cancelled"):
             self._evict(previous)
@@ -185,10 +187,14 @@ class Session:
         except Exception as exc:
             raise Gone from exc
 
-    async def _error(self, exc: APIError, stream_id: str | None) -> None:
-        """The spec's WebSocket error envelope: status plus a nested error object."""
+    async def _error(self, exc: APIError, stream_id: str | None, seq: int | None = None) -> None:
+        """The spec's WebSocket error envelope: status plus a nested error object; a
+        sequence_number only when the error ends a stream that had begun."""
         error = {"type": exc.type, "code": exc.code or exc.type, "message": exc.message, "param": exc.param}
-        await self._send(orjson.dumps({"type": "error", "status": exc.status, "error": error}), stream_id)
+        payload: dict[str, Any] = {"type": "error", "status": exc.status, "error": error}
+        if seq is not None:
+            payload["sequence_number"] = seq
+        await self._send(orjson.dumps(payload), stream_id)
 
 
 def _call_ids(output: list[dict[str, Any]]) -> set[str]:

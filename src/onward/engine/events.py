@@ -46,6 +46,16 @@ def encode(event: BaseModel) -> bytes:
     return event.model_dump_json(exclude_unset=True).encode()
 
 
+# The SDK types `Response.error.code` as a closed set; finer provider codes go in the message.
+_WIRE_CODES = {"server_error", "rate_limit_exceeded", "invalid_prompt", "vector_store_timeout", "invalid_image"}
+
+
+def response_error(code: str, message: str) -> dict[str, str]:
+    if code in _WIRE_CODES:
+        return {"code": code, "message": message}
+    return {"code": "server_error", "message": f"[{code}] {message}"}
+
+
 def usage_dict(input_tokens: int, output_tokens: int, cached: int = 0, reasoning: int = 0) -> dict[str, Any]:
     return {
         "input_tokens": input_tokens,

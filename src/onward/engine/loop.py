@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pydantic import BaseModel
 
 from ..providers.base import Finish, ModelRequest, Provider, ProviderError, TextDelta, ToolCallDelta, ToolCallStart
-from .events import ResponseBuilder, usage_dict
+from .events import ResponseBuilder, response_error, usage_dict
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -39,7 +39,7 @@ async def run_model(builder: ResponseBuilder, provider: Provider, request: Model
     except ProviderError as exc:
         for out in builder.close_all("incomplete"):
             yield out
-        builder.set_status("failed", error={"code": exc.code, "message": exc.message})
+        builder.set_status("failed", error=response_error(exc.code, exc.message))
         yield builder.lifecycle("response.failed")
         return
 

@@ -23,7 +23,7 @@ from ..providers.registry import Registry, UnknownModel
 from ..store.conversations import ConversationStore
 from ..store.responses import TERMINAL, ResponseStore
 from . import context
-from .events import ResponseBuilder, encode, usage_dict
+from .events import ResponseBuilder, encode, response_error, usage_dict
 from .hub import Hub
 from .loop import run_model
 from .params import CompactRequest, CreateResponse
@@ -296,12 +296,12 @@ class ResponsesService:
             builder.set_status("cancelled")
         except ProviderError as exc:
             builder.close_all("incomplete")
-            builder.set_status("failed", error={"code": exc.code, "message": exc.message})
+            builder.set_status("failed", error=response_error(exc.code, exc.message))
             emit(builder.lifecycle("response.failed"))
         except Exception as exc:  # a bug: still end the response cleanly, and say so in the log
             log.exception("background response %s crashed", response_id)
             builder.close_all("incomplete")
-            builder.set_status("failed", error={"code": "server_error", "message": f"Internal error: {type(exc).__name__}"})
+            builder.set_status("failed", error=response_error("server_error", f"Internal error: {type(exc).__name__}"))
             emit(builder.lifecycle("response.failed"))
         finally:
             await asyncio.shield(self._finish_background(response_id, builder, pending))

@@ -105,6 +105,8 @@ class _ChatStream:
             delta = choice.get("delta") or choice.get("message")
             if delta:
                 text = delta.get("content")
+                if text and not isinstance(text, str):  # a list of parts (Mistral and others)
+                    text = "".join(p.get("text") or "" for p in text if isinstance(p, dict) and p.get("type") == "text")
                 if text:
                     self.out.append(text)
                     events.append(TextDelta(text))
@@ -135,6 +137,8 @@ class _ChatStream:
             if call[1] is None and delta.get("id"):
                 call[1] = delta["id"]
             args = fn.get("arguments") or ""
+            if not isinstance(args, str):  # an object, as Ollama's native API sends
+                args = orjson.dumps(args).decode()
             if call[0] < 0:
                 call[2] = call[2] or name
                 call[3] += args

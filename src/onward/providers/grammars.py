@@ -18,6 +18,10 @@ _LOOSE_CHAR = 'char ::= [^"\\\\] |'
 _STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 
 
+# Text whose first visible character is not "<": keeps a text answer from opening a tool call.
+NO_MARKUP_START = 'root ::= [ \\t\\r\\n]* [^< \\t\\r\\n] [^\\x00]*\n'
+
+
 class GrammarError(ValueError):
     """A JSON schema the grammar converter cannot handle."""
 

@@ -270,7 +270,7 @@ class Upstream:
                     code="upstream_timeout",
                     status=504,
                 )
-            except httpx.TransportError as exc:  # refused, reset, cut mid-body, bad chunking
+            except httpx.RequestError as exc:  # refused, reset, cut mid-body, bad chunking
                 fault = UpstreamFault(
                     f"upstream connection failed ({type(exc).__name__}: {exc})",
                     retryable=not isinstance(exc, httpx.UnsupportedProtocol),

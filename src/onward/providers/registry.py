@@ -44,6 +44,7 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
             context_window=route.context_window or 128000,
             timeout=float(opts.get("timeout", settings.upstream_timeout)),
             retries=int(opts.get("retries", settings.upstream_retries)),
+            backoff_base=float(opts.get("backoff_base", 0.5)),
         )
     if route.provider == "openai_responses":
         from .openai_responses import OpenAIResponsesProvider
@@ -55,6 +56,7 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
             context_window=route.context_window or 400000,
             timeout=float(opts.get("timeout", settings.upstream_timeout)),
             retries=int(opts.get("retries", settings.upstream_retries)),
+            backoff_base=float(opts.get("backoff_base", 0.5)),
         )
     if route.provider == "scripted":
         from .scripted import ScriptedProvider

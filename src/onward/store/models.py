@@ -69,3 +69,21 @@ conversation_items = sa.Table(
     sa.Column("data", sa.Text, nullable=False),
     sa.Index("ix_conversation_items_item", "conversation_id", "item_id", unique=True),
 )
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Integer, nullable=False),  # unix seconds, as the API shows it
+    sa.Column("created_ns", sa.BigInteger, nullable=False),  # ordering key for pages (with id)
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_details", sa.Text, nullable=True),
+    sa.Column("expires_at", sa.Integer, nullable=True, index=True),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("storage_key", sa.String(255), nullable=False),  # where the Blobs keep the bytes
+    sa.Index("ix_files_created", "created_ns", "id"),
+    sa.Index("ix_files_purpose_created", "purpose", "created_ns", "id"),
+)
