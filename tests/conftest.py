@@ -22,8 +22,8 @@ SCRIPT = """
 provider = "scripted"
 script = [
   { match = "slowly", text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty", delay = 0.15 },
-  { match = "weather", tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }] },
   { match = "both cities", tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }, { name = "get_weather", arguments = { city = "Oslo" } }] },
+  { match = "weather", tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }] },
   { match = "22C", text = "It is 22C in Paris." },
   { match = "upstream down", error = { code = "upstream_error", message = "upstream said 503", status = 502 } },
   { match = "json please", text = '{"name": "Ada", "age": 36}' },
@@ -127,7 +127,7 @@ def llama_upstream(tmp_path_factory):
     port = free_port()
     log = open(tmp_path_factory.mktemp("upstream") / "llama-server.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", default_model_path(), "--port", str(port), "--host", "127.0.0.1", "--n_ctx", "4096", "--model_alias", "smollm2-upstream"],
+        [sys.executable, "-m", "tests.fakes.llama_server", "--model", default_model_path(), "--port", str(port), "--host", "127.0.0.1", "--n_ctx", "4096", "--model_alias", "smollm2-upstream"],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -140,7 +140,7 @@ def llama_upstream(tmp_path_factory):
 def models_toml(upstream_url: str | None = None) -> str:
     toml = 'default = "smollm2"\n[models.smollm2]\nprovider = "local"\naliases = ["smollm2-135m-instruct"]\n' + SCRIPT
     if upstream_url:
-        toml += f'\n[models.upstream]\nprovider = "chat_completions"\nbase_url = "{upstream_url}"\nupstream_model = "smollm2-upstream"\ncontext_window = 4096\n'
+        toml += f'\n[models.upstream]\nprovider = "chat_completions"\nbase_url = "{upstream_url}"\nupstream_model = "smollm2-upstream"\ncontext_window = 4096\njson_schema_style = "json_object_schema"\n'
     return toml
 
 

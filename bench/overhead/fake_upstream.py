@@ -7,6 +7,8 @@ start-up, so serving one costs a few microseconds of parsing and one `transport.
                                                      chunks, a finish chunk, a usage chunk, [DONE]
                                 {"stream": false} -> a fixed chat.completion JSON with usage
     GET  /v1/models, /health    -> small JSON
+    GET  /stats                 -> {"connections": opened so far, "open": now, "requests": served}
+                                   (tells whether the client in front reuses its connections)
     anything else               -> 404
 
 Run: python bench/overhead/fake_upstream.py --port 0   (prints "READY <port>" once listening)
@@ -90,14 +92,22 @@ NOT_FOUND = _json_reply(404, b'{"error":{"message":"not found","type":"invalid_r
 BAD = _json_reply(400, b'{"error":{"message":"invalid JSON body","type":"invalid_request_error","code":"invalid_json"}}')
 
 
+STATS = {"connections": 0, "open": 0, "requests": 0}
+
+
 class Handler(asyncio.Protocol):
     __slots__ = ("transport", "parser", "url", "body")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        STATS["connections"] += 1
+        STATS["open"] += 1
         self.transport = transport
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
         self.body: list[bytes] = []
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        STATS["open"] -= 1
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -120,6 +130,7 @@ class Handler(asyncio.Protocol):
         path = self.url.split(b"?", 1)[0].rstrip(b"/")
         method = self.parser.get_method()
         if method == b"POST" and path.endswith(b"/chat/completions"):
+            STATS["requests"] += 1
             try:
                 req = orjson.loads(b"".join(self.body))
                 reply = STREAM if req.get("stream") else COMPLETION
@@ -129,6 +140,8 @@ class Handler(asyncio.Protocol):
             reply = MODELS
         elif method == b"GET" and path == b"/health":
             reply = HEALTH
+        elif method == b"GET" and path == b"/stats":
+            reply = _json_reply(200, orjson.dumps(STATS))
         else:
             reply = NOT_FOUND
         self.transport.write(reply)

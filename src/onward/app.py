@@ -14,16 +14,21 @@ from fastapi import FastAPI
 from . import __version__
 from .api import conversations as conversations_api
 from .api import errors as api_errors
+from .api import files as files_api
 from .api import models as models_api
 from .api import responses as responses_api
+from .api import vector_stores as vector_stores_api
 from .api import websocket as websocket_api
 from .config import Settings
 from .engine.conversations import ConversationsService
+from .engine.files import FileService
 from .engine.service import ResponsesService
+from .engine.vector_stores import start_service as start_vector_stores
 from .errors import APIError
 from .providers.registry import Registry
 from .store.db import make_engine, migrate
 from .store.conversations import ConversationStore
+from .store.files import FileStore
 from .store.responses import ResponseStore
 
 log = logging.getLogger("onward")
@@ -80,8 +85,8 @@ def create_app(settings: Settings | None = None) -> Any:
         conversation_store = ConversationStore(engine)
         responses = ResponsesService(settings, ResponseStore(engine), registry, conversation_store)
         services = Services(settings, registry, responses, ConversationsService(conversation_store))
-        # files: wired here
-        # vector stores: wired here
+        services.files = FileService(FileStore(engine, settings.data_dir / "files"))
+        services.vector_stores = await start_vector_stores(engine, services.files, settings)
         app.state.services = services
         await responses.start()
         try:
@@ -96,6 +101,8 @@ def create_app(settings: Settings | None = None) -> Any:
     app.include_router(responses_api.router)
     app.include_router(models_api.router)
     app.include_router(conversations_api.router)
+    app.include_router(files_api.router)
+    app.include_router(vector_stores_api.router)
     app.include_router(websocket_api.router)
 
     @app.get("/health")

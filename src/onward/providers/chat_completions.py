@@ -209,9 +209,13 @@ class ChatCompletionsProvider:
         backoff_base: float = 0.5,
         backoff_max: float = 4.0,
         client: httpx.AsyncClient | None = None,
+        json_schema_style: str = "json_schema",
     ) -> None:
         self.model = model
         self.context_window = context_window
+        # "json_object_schema": upstreams such as llama-cpp-python's server take a schema as
+        # {"type": "json_object", "schema": …} and reject OpenAI's json_schema wrapper.
+        self.json_schema_style = json_schema_style
         self.http = Upstream(
             base_url,
             api_key,
@@ -237,6 +241,8 @@ class ChatCompletionsProvider:
                 body["tool_choice"] = to_chat_tool_choice(request.tool_choice)
             body["parallel_tool_calls"] = request.parallel_tool_calls
         response_format = to_response_format(request.text_format)
+        if response_format and response_format["type"] == "json_schema" and self.json_schema_style == "json_object_schema":
+            response_format = {"type": "json_object", "schema": response_format["json_schema"]["schema"]}
         if response_format:
             body["response_format"] = response_format
         if request.max_output_tokens is not None:

@@ -45,6 +45,7 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
             timeout=float(opts.get("timeout", settings.upstream_timeout)),
             retries=int(opts.get("retries", settings.upstream_retries)),
             backoff_base=float(opts.get("backoff_base", 0.5)),
+            json_schema_style=str(opts.get("json_schema_style", "json_schema")),
         )
     if route.provider == "openai_responses":
         from .openai_responses import OpenAIResponsesProvider

@@ -87,3 +87,84 @@ files = sa.Table(
     sa.Index("ix_files_created", "created_ns", "id"),
     sa.Index("ix_files_purpose_created", "purpose", "created_ns", "id"),
 )
+
+# -- vector stores (migration 0003) ----------------------------------------------------------
+# A file attached to a store is a row of vector_store_files; its parsed text is split into
+# vector_store_chunks (keyword index: FTS5 on SQLite, a GIN index on to_tsvector on PostgreSQL,
+# both created in the migration; an optional float32 embedding per chunk). Its attributes are
+# also kept as typed rows of vector_store_file_attributes so search filters run inside SQL.
+
+vector_stores = sa.Table(
+    "vector_stores",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("expires_after", sa.Text, nullable=True),  # JSON {anchor, days}
+    sa.Column("expires_at", sa.Integer, nullable=True),
+    sa.Column("last_active_at", sa.Integer, nullable=False),
+    sa.Index("ix_vector_stores_created", "created_ns", "id"),
+)
+
+vector_store_files = sa.Table(
+    "vector_store_files",
+    metadata,
+    sa.Column("vector_store_id", sa.String(64), primary_key=True),
+    sa.Column("file_id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("batch_id", sa.String(64), nullable=True),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # in_progress | completed | failed | cancelled
+    sa.Column("last_error", sa.Text, nullable=True),  # JSON {code, message}
+    sa.Column("chunking_strategy", sa.Text, nullable=False),  # JSON, the response form
+    sa.Column("attributes", sa.Text, nullable=True),  # JSON, as the client sent them
+    sa.Column("usage_bytes", sa.BigInteger, nullable=False),
+    sa.Column("content", sa.Text, nullable=True),  # the parsed text, once completed
+    sa.Column("ingest_token", sa.String(64), nullable=True),  # the ingestion allowed to finish it
+    sa.Column("owner", sa.String(64), nullable=True),  # the process ingesting it
+    sa.Column("lease_until", sa.Float, nullable=True),  # the owner renews before this
+    sa.Index("ix_vector_store_files_created", "vector_store_id", "created_ns", "file_id"),
+    sa.Index("ix_vector_store_files_batch", "batch_id"),
+    sa.Index("ix_vector_store_files_status_lease", "status", "lease_until"),
+    sa.Index("ix_vector_store_files_file", "file_id"),
+)
+
+vector_store_file_batches = sa.Table(
+    "vector_store_file_batches",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("vector_store_id", sa.String(64), nullable=False, index=True),
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("cancelled", sa.Boolean, nullable=False, default=False),
+)
+
+vector_store_chunks = sa.Table(
+    "vector_store_chunks",
+    metadata,
+    # INTEGER PRIMARY KEY on SQLite: the rowid the FTS5 index points at
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("vector_store_id", sa.String(64), nullable=False),
+    sa.Column("file_id", sa.String(64), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("embedding", sa.LargeBinary, nullable=True),  # float32, L2-normalised
+    sa.Column("embedding_model", sa.String(200), nullable=True),
+    sa.Index("ix_vector_store_chunks_file", "vector_store_id", "file_id", "position"),
+)
+
+vector_store_file_attributes = sa.Table(
+    "vector_store_file_attributes",
+    metadata,
+    sa.Column("vector_store_id", sa.String(64), primary_key=True),
+    sa.Column("file_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(1), nullable=False),  # s(tring) | n(umber) | b(oolean)
+    sa.Column("str_value", sa.String(512), nullable=True),
+    sa.Column("num_value", sa.Float, nullable=True),  # numbers, and booleans as 0/1
+    sa.Index("ix_vector_store_file_attributes_str", "vector_store_id", "key", "str_value"),
+    sa.Index("ix_vector_store_file_attributes_num", "vector_store_id", "key", "num_value"),
+)

@@ -1,0 +1,108 @@
+"""The chunk index: rows to store for a file's chunks, and the keyword and vector candidate
+queries on each database.
+
+Keyword search is always on. SQLite: an external-content FTS5 table (porter stemming) ranked
+by bm25(). PostgreSQL: `to_tsvector('english', text)` with a GIN index, matched by
+`websearch_to_tsquery` and ranked by `ts_rank_cd`. Query words are OR-ed (a question rarely
+has every word in one chunk) after dropping stop words, so ranking does the work.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from ..store.models import vector_store_chunks
+from .embeddings import to_blob
+
+C = vector_store_chunks.c
+_WORD = re.compile(r"\w+")
+MAX_TERMS = 32
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between both
+    but by can could did do does doing down during each few for from further had has have having he her here hers
+    herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves""".split()
+)
+_FTS = sa.table("vector_store_chunks_fts", sa.column("rowid"))
+_FTS_NAME: Any = sa.literal_column("vector_store_chunks_fts")
+_ENGLISH: Any = sa.literal_column("'english'::regconfig")
+
+
+def query_terms(queries: list[str]) -> list[str]:
+    """The distinct lower-cased words of the queries, stop words dropped (unless that leaves
+    nothing), at most MAX_TERMS."""
+    words = list(dict.fromkeys(w.lower() for q in queries for w in _WORD.findall(q) if w.strip("_")))
+    content = [w for w in words if w not in STOPWORDS]
+    return (content or words)[:MAX_TERMS]
+
+
+def fts5_query(terms: list[str]) -> str:
+    """An FTS5 MATCH expression: each term a quoted string (no operator can sneak in), OR-ed."""
+    return " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+
+
+def websearch_query(terms: list[str]) -> str:
+    """A websearch_to_tsquery input: the terms joined by its `or` operator."""
+    return " or ".join(t for t in terms if t not in ("or", "and"))
+
+
+def _stem(term: str) -> str:
+    return term if len(term) <= 3 else term[: max(3, len(term) - 2)]
+
+
+def coverage(terms: list[str], text: str) -> float:
+    """The share of query terms found in `text` (a crude prefix stem stands in for the
+    database's stemmer): a chunk holding every word scores higher than one that repeats one."""
+    if not terms:
+        return 0.0
+    words = {w.lower() for w in _WORD.findall(text)}
+    hits = sum(1 for t in terms if t in words or any(w.startswith(_stem(t)) for w in words))
+    return hits / len(terms)
+
+
+def keyword_select(dialect: str, terms: list[str], where: Any, limit: int) -> Any:
+    """(id, vector_store_id, file_id, text, raw) rows, best first; `raw` grows with relevance."""
+    if dialect == "sqlite":
+        bm25 = sa.func.bm25(_FTS_NAME)
+        return (
+            sa.select(C.id, C.vector_store_id, C.file_id, C.text, (-bm25).label("raw"))
+            .select_from(_FTS.join(vector_store_chunks, C.id == _FTS.c.rowid))
+            .where(_FTS_NAME.op("MATCH")(fts5_query(terms)))
+            .where(where)
+            .order_by(bm25, C.id)
+            .limit(limit)
+        )
+    tsv = sa.func.to_tsvector(_ENGLISH, C.text)
+    tsq = sa.func.websearch_to_tsquery(_ENGLISH, websearch_query(terms))
+    rank = sa.func.ts_rank_cd(tsv, tsq)
+    return (
+        sa.select(C.id, C.vector_store_id, C.file_id, C.text, rank.label("raw"))
+        .where(tsv.op("@@")(tsq))
+        .where(where)
+        .order_by(rank.desc(), C.id)
+        .limit(limit)
+    )
+
+
+def vector_select(model: str, where: Any) -> Any:
+    """(id, embedding) of every chunk that passes `where` and was embedded by `model`."""
+    return sa.select(C.id, C.embedding).where((C.embedding_model == model) & C.embedding.is_not(None)).where(where)
+
+
+def chunk_rows(chunks: list[str], vectors: np.ndarray | None, model: str | None) -> list[dict[str, Any]]:
+    """The rows of vector_store_chunks for one file (without its ids)."""
+    return [
+        {
+            "position": i,
+            "text": text,
+            "embedding": to_blob(vectors[i]) if vectors is not None else None,
+            "embedding_model": model if vectors is not None else None,
+        }
+        for i, text in enumerate(chunks)
+    ]
