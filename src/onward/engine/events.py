@@ -186,7 +186,7 @@ class ResponseBuilder:
         item["status"] = status
         out_index = self.output.index(item)
         return [
-            ResponseFunctionCallArgumentsDoneEvent(type="response.function_call_arguments.done", item_id=item["id"], output_index=out_index, name=item["name"], arguments=item["arguments"], sequence_number=self._next()),
+            ResponseFunctionCallArgumentsDoneEvent(type="response.function_call_arguments.done", item_id=item["id"], output_index=out_index, name=item["name"], arguments=item["arguments"], sequence_number=self._next()),  # type: ignore[call-arg]
             ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=out_index, sequence_number=self._next()),  # type: ignore[arg-type]
         ]
 

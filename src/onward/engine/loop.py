@@ -10,7 +10,15 @@ from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
 
-from ..providers.base import Finish, ModelRequest, Provider, ProviderError, TextDelta, ToolCallDelta, ToolCallStart
+from ..providers.base import (
+    Finish,
+    ModelRequest,
+    Provider,
+    ProviderError,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+)
 from .events import ResponseBuilder, response_error, usage_dict
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}

@@ -191,7 +191,7 @@ class ResponsesService:
         finished = False
         try:
             async for event in run_model(builder, provider, prep.request):
-                if event.type in ("response.completed", "response.failed", "response.incomplete"):
+                if event.type in ("response.completed", "response.failed", "response.incomplete"):  # type: ignore[attr-defined]
                     finished = True
                     await self._persist_new(prep, builder.body)
                 yield event
@@ -224,7 +224,7 @@ class ResponsesService:
             return prep.body
         final: dict[str, Any] | None = None
         async for event in self.run_inline(prep):
-            if event.type in ("response.completed", "response.failed", "response.incomplete"):
+            if event.type in ("response.completed", "response.failed", "response.incomplete"):  # type: ignore[attr-defined]
                 final = event.response.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
         assert final is not None
         return final
@@ -254,7 +254,12 @@ class ResponsesService:
         self.hub.running.add(response_id)
         task = asyncio.create_task(self._execute(response_id))
         self._tasks[response_id] = task
-        task.add_done_callback(lambda _t: (self._tasks.pop(response_id, None), self.hub.running.discard(response_id)))
+
+        def _done(_task: asyncio.Task) -> None:
+            self._tasks.pop(response_id, None)
+            self.hub.running.discard(response_id)
+
+        task.add_done_callback(_done)
 
     async def _execute(self, response_id: str) -> None:
         row = await self.store.get_row(response_id)
@@ -455,14 +460,14 @@ class ResponsesService:
                     while True:
                         try:
                             got = await asyncio.wait_for(queue.get(), timeout=1.0)
-                        except asyncio.TimeoutError:
+                        except TimeoutError:
                             break
                         if got is None:
                             break
-                        seq, data = got
+                        seq, raw = got
                         if seq > last:
                             last = seq
-                            yield _event_type(data.decode()), data
+                            yield _event_type(raw.decode()), raw
                 else:
                     await asyncio.sleep(0.2)  # produced by another process: poll the store
         finally:

@@ -26,7 +26,16 @@ from typing import Any
 import orjson
 
 from ..ids import new_id
-from .base import Finish, ModelEvent, ModelRequest, ProviderError, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from .base import (
+    Finish,
+    ModelEvent,
+    ModelRequest,
+    ProviderError,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
 
 
 def _last_text(request: ModelRequest) -> str:
