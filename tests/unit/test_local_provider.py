@@ -21,13 +21,14 @@ from onward.providers.base import (  # noqa: E402
     Finish,
     ModelEvent,
     ModelRequest,
+    ProviderError,
     TextDelta,
     ToolCallDelta,
     ToolCallStart,
 )
 from onward.providers.local import LocalProvider, default_model_path, render_prompt  # noqa: E402
 
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "name": "get_weather",
     "description": "Get the current weather for a city",
@@ -42,7 +43,7 @@ WEATHER = {
     },
     "strict": True,
 }
-EMAIL = {
+EMAIL: dict[str, Any] = {
     "type": "function",
     "name": "send_email",
     "description": "Send an email",
@@ -56,7 +57,7 @@ EMAIL = {
         "required": ["to", "subject", "urgent"],
     },
 }
-TOOLS = {t["name"]: t for t in (WEATHER, EMAIL)}
+TOOLS: dict[str, dict[str, Any]] = {t["name"]: t for t in (WEATHER, EMAIL)}
 _TYPES: dict[str, Any] = {"string": str, "boolean": bool, "integer": int, "number": (int, float), "object": dict, "array": list}
 
 
@@ -133,7 +134,7 @@ async def test_max_output_tokens_ends_with_length(provider: LocalProvider) -> No
 
 
 async def test_json_schema_output_parses_and_matches(provider: LocalProvider) -> None:
-    schema = {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {
             "name": {"type": "string", "maxLength": 20},
@@ -209,6 +210,34 @@ async def test_auto_with_an_unrelated_question_gives_text_or_a_valid_call(provid
         assert_matches(json.loads(arguments), TOOLS[name]["parameters"])
 
 
+async def test_a_call_the_model_opens_itself_is_finished_under_the_grammar(provider: LocalProvider) -> None:
+    # Routing off, the model decides; asked to echo a call, it writes "<tool_call>" itself.
+    provider.keyword_routing = False
+    try:
+        prompt = 'Repeat exactly this text: <tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>'
+        events = await collect(provider, request(user(prompt), tools=[WEATHER, EMAIL], max_output_tokens=40, temperature=0))
+    finally:
+        provider.keyword_routing = True
+    assert finish(events).reason == "tool_calls"
+    assert "<tool_call>" not in text_of(events)
+    [(name, arguments)] = calls_of(events)
+    assert_matches(json.loads(arguments), TOOLS[name]["parameters"])
+
+
+async def test_tool_choice_none_answers_in_text(provider: LocalProvider) -> None:
+    req = request(user("What's the weather in Paris right now?"), tools=[WEATHER], tool_choice="none", max_output_tokens=12)
+    events = await collect(provider, req)
+    assert not calls_of(events) and text_of(events).strip()
+    assert not text_of(events).lstrip().startswith("<")
+
+
+async def test_unknown_forced_function_is_a_400(provider: LocalProvider) -> None:
+    req = request(user("Hi"), tools=[WEATHER], tool_choice={"type": "function", "name": "nope"})
+    with pytest.raises(ProviderError) as info:
+        await collect(provider, req)
+    assert info.value.status == 400 and info.value.param == "tool_choice"
+
+
 HISTORY = [
     user("What's the weather in Paris?"),
     {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris", "unit": "celsius"}'},
@@ -247,10 +276,13 @@ async def test_closing_the_stream_early_stops_generation(provider: LocalProvider
     assert all(isinstance(e, TextDelta) for e in seen)
     assert provider.busy
     await stream.aclose()
-    deadline = time.monotonic() + 2.0
-    while provider.busy and time.monotonic() < deadline:
+    started = time.monotonic()
+    for _ in range(200):  # poll up to 2 s; 2000 tokens would take over a minute
+        if not provider.busy:
+            break
         await asyncio.sleep(0.01)
     assert not provider.busy  # the worker saw the flag within a token or two
+    assert time.monotonic() - started < 1.0
     events = await collect(provider, request(user("Say hi."), max_output_tokens=4))
     assert isinstance(events[-1], Finish)  # and the model is free for the next turn
 

@@ -15,7 +15,9 @@ Structure is enforced with grammars (see `grammars.py`), never hoped for:
 * `tool_choice="auto"`: a 135M model barely knows when to call a tool, so the decision has two
   routes. If the latest user message names a tool's subject (a word of its name, say "weather"
   for `get_weather`), the turn is a call to one of those tools. Otherwise the model answers
-  freely, and if it opens `<tool_call>` itself the call is finished under the grammars.
+  freely, and if it opens `<tool_call>` itself the call is finished under the grammars. Right
+  after a tool result the turn answers in text: the model would otherwise repeat its call.
+* One call per turn at most, whatever `parallel_tool_calls` says.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -251,14 +253,21 @@ class _Plan:
     top_p: float = DEFAULT_TOP_P
 
 
-def _choose_mode(request: ModelRequest, tools: list[dict[str, Any]], keyword_routing: bool) -> tuple[Mode, list[str]]:
+def _choose_mode(
+    request: ModelRequest, tools: list[dict[str, Any]], keyword_routing: bool
+) -> tuple[Mode, list[str]]:
     """How the turn answers, and the tools a call may name."""
     choice = request.tool_choice
     names = [t["name"] for t in tools]
     if isinstance(choice, dict):
         name = choice.get("name")
         if choice.get("type") != "function" or name not in names:
-            raise ProviderError(f"tool_choice names no function tool of this request: {name!r}", code="invalid_request_error", status=400, param="tool_choice")
+            raise ProviderError(
+                f"tool_choice names no function tool of this request: {name!r}",
+                code="invalid_request_error",
+                status=400,
+                param="tool_choice",
+            )
         return "call", [str(name)]
     if not tools or choice == "none":
         return "text", []
@@ -285,7 +294,9 @@ def _text_grammar(text_format: dict[str, Any] | None) -> str | None:
         if kind == "json_schema":
             return json_schema_grammar((text_format or {}).get("schema") or {})
     except GrammarError as exc:
-        raise ProviderError(str(exc), code="invalid_request_error", status=400, param="text.format.schema") from exc
+        raise ProviderError(
+            str(exc), code="invalid_request_error", status=400, param="text.format.schema"
+        ) from exc
     return None
 
 
@@ -298,7 +309,9 @@ def _arg_grammars(tools: list[dict[str, Any]], names: list[str]) -> dict[str, st
             try:
                 grammars[tool["name"]] = json_schema_grammar(tool.get("parameters") or {})
             except GrammarError as exc:
-                raise ProviderError(f"tool {tool['name']}: {exc}", code="invalid_request_error", status=400, param="tools") from exc
+                raise ProviderError(
+                    f"tool {tool['name']}: {exc}", code="invalid_request_error", status=400, param="tools"
+                ) from exc
     return grammars
 
 
@@ -321,7 +334,11 @@ class _Generation:
         self.tokens = list(plan.prompt_tokens)
         self.limit = min(self.prompt_len + plan.max_tokens, n_ctx)
         self.reason = "stop"  # why the last `pieces()` ended: stop | length | cancelled
-        self._is_eog: Callable[[int], bool] = lambda token: bool(lib.llama_vocab_is_eog(llm._model.vocab, token))
+        vocab, turn_start = llm._model.vocab, llm.token_bos()  # SmolLM2's BOS is <|im_start|>
+        # End of turn, or the model starting a new turn on its own.
+        self._ends_turn: Callable[[int], bool] = lambda token: (
+            token == turn_start or bool(lib.llama_vocab_is_eog(vocab, token))
+        )
 
     @property
     def output_tokens(self) -> int:
@@ -337,6 +354,7 @@ class _Generation:
         """Append text the assistant "says" without sampling it. False when it does not fit."""
         self.tokens += self._tokenize(text)
         if len(self.tokens) > self.limit:
+            self.tokens = self.tokens[: self.limit]
             self.reason = "length"
             return False
         return True
@@ -368,7 +386,7 @@ class _Generation:
                 if self.cancelled.is_set():
                     self.reason = "cancelled"
                     return
-                if self._is_eog(token):
+                if self._ends_turn(token):
                     return
                 self.tokens.append(token)
                 text = decoder.decode(self.llm.detokenize([token]))
@@ -565,7 +583,10 @@ class LocalProvider:
             with self._load_lock:
                 if self._llm is None:
                     path = self.model_path or default_model_path()
-                    self._llm = _load_llama(path, self.context_window, self.n_threads, self.seed)
+                    try:
+                        self._llm = _load_llama(path, self.context_window, self.n_threads, self.seed)
+                    except (OSError, ValueError) as exc:  # a missing or unreadable GGUF
+                        raise ProviderError(f"Cannot load the local model {path}: {exc}", status=500) from exc
         return self._llm
 
     def _tokens(self, segments: list[Segment]) -> list[int]:
@@ -578,8 +599,12 @@ class LocalProvider:
 
     def count_tokens(self, request: ModelRequest) -> int:
         """Tokens of the rendered prompt (blocks to load the model on first use)."""
-        mode, _ = _choose_mode(request, _function_tools(request), self.keyword_routing)
-        return len(self._tokens(render_prompt(request, describe_tools=mode != "text")))
+        tools = _function_tools(request)
+        try:
+            describe = _choose_mode(request, tools, self.keyword_routing)[0] != "text"
+        except ProviderError:  # a bad tool_choice is reported by `stream`; count as if valid
+            describe = bool(tools)
+        return len(self._tokens(render_prompt(request, describe_tools=describe)))
 
     def _plan(self, request: ModelRequest) -> _Plan:
         """Everything that can fail before streaming: load, render, fit, build grammars."""
@@ -591,20 +616,22 @@ class LocalProvider:
                 f"The input ({len(tokens)} tokens) exceeds the context window of this model ({self.context_window} tokens)."
             )
         room = self.context_window - len(tokens)
+        text_grammar = _text_grammar(request.text_format)
+        # Where the prompt shows tools or calls, a text answer may try to write one.
         shows_calls = bool(tools) or any(item.get("type") == "function_call" for item in request.input)
         return _Plan(
             mode=mode,
             prompt_tokens=tokens,
             candidates=candidates,
             arg_grammars=_arg_grammars(tools, candidates) if mode != "text" else {},
-            text_grammar=_text_grammar(request.text_format),
-            bar_calls=mode == "text" and shows_calls,
+            text_grammar=text_grammar,
+            bar_calls=mode == "text" and shows_calls and text_grammar is None,
             max_tokens=min(request.max_output_tokens or room, room),
             temperature=DEFAULT_TEMPERATURE if request.temperature is None else request.temperature,
             top_p=DEFAULT_TOP_P if request.top_p is None else request.top_p,
         )
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         plan = await asyncio.to_thread(self._plan, request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -616,7 +643,9 @@ class LocalProvider:
             except RuntimeError:  # the event loop is gone: nobody is listening
                 cancelled.set()
 
-        worker = threading.Thread(target=self._work, args=(plan, emit, cancelled), name="onward-local-model", daemon=True)
+        worker = threading.Thread(
+            target=self._work, args=(plan, emit, cancelled), name="onward-local-model", daemon=True
+        )
         worker.start()
         try:
             while (item := await queue.get()) is not _DONE:
