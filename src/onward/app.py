@@ -26,8 +26,8 @@ from .engine.service import ResponsesService
 from .engine.vector_stores import start_service as start_vector_stores
 from .errors import APIError
 from .providers.registry import Registry
-from .store.db import make_engine, migrate
 from .store.conversations import ConversationStore
+from .store.db import make_engine, migrate
 from .store.files import FileStore
 from .store.responses import ResponseStore
 
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Any:
             yield
         finally:
             await responses.stop()
+            await services.vector_stores.stop()
             await registry.aclose()
             await engine.dispose()
 

@@ -32,13 +32,14 @@ async def _body(request: Request) -> dict[str, Any]:
 async def _polled(request: Request, vs_id: str, read: Callable[[], Awaitable[dict[str, Any]]], busy: Callable[[dict[str, Any]], bool]) -> Response:
     """Answer a GET; for the SDK's poll helpers, hold it while ingestion is still running
     (up to LONG_POLL_SECONDS), which saves most of their round trips."""
-    svc = services(request).vector_stores
-    changed = svc.watch(vs_id)
     obj = await read()
     if busy(obj) and request.headers.get("x-stainless-poll-helper") == "true":
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(changed.wait(), LONG_POLL_SECONDS)
-        obj = await read()
+        changed = services(request).vector_stores.watch(vs_id)
+        obj = await read()  # read again after subscribing: no change can slip between
+        if busy(obj):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), LONG_POLL_SECONDS)
+            obj = await read()
     return json(obj, headers={"openai-poll-after-ms": POLL_AFTER_MS} if busy(obj) else None)
 
 

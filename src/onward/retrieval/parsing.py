@@ -43,7 +43,13 @@ class ParseError(Exception):
 def _converters() -> dict[str, Any]:
     """markitdown's converter for each document type, called directly: markitdown's own
     dispatch guesses the type from the content and would read a damaged PDF as plain text."""
-    from markitdown.converters import DocxConverter, HtmlConverter, PdfConverter, PptxConverter, XlsxConverter
+    from markitdown.converters import (
+        DocxConverter,
+        HtmlConverter,
+        PdfConverter,
+        PptxConverter,
+        XlsxConverter,
+    )
 
     html = HtmlConverter()
     return {".pdf": PdfConverter(), ".docx": DocxConverter(), ".pptx": PptxConverter(), ".xlsx": XlsxConverter(), ".html": html, ".htm": html}

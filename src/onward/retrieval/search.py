@@ -143,7 +143,7 @@ def _cosine_top(ids: list[int], blobs: list[bytes], queries: np.ndarray, limit: 
     matrix = from_blobs([blobs[i] for i in keep])
     sims = (matrix @ queries.T).max(axis=1)
     order = np.argsort(-sims, kind="stable")[:limit]
-    return {ids[keep[i]]: float(max(0.0, min(1.0, sims[i]))) for i in order}
+    return {ids[keep[i]]: float(min(1.0, sims[i])) for i in order if sims[i] > 0}
 
 
 # -- the searcher ----------------------------------------------------------------------------
