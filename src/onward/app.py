@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Any:
         services = Services(settings, registry, responses, ConversationsService(conversation_store))
         services.files = FileService(FileStore(engine, settings.data_dir / "files"))
         services.vector_stores = await start_vector_stores(engine, services.files, settings)
+        responses.vector_stores = services.vector_stores
         app.state.services = services
         await responses.start()
         try:

@@ -10,6 +10,7 @@ import orjson
 from ..errors import APIError, invalid
 from ..ids import new_id
 from ..providers.base import ModelRequest, Provider
+from ..tools import file_search
 
 _ROLES = ("user", "assistant", "system", "developer")
 _INPUT_PARTS = ("input_text", "input_image", "input_file", "input_audio")
@@ -113,8 +114,13 @@ def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     seen = set()
     for i, tool in enumerate(tools or []):
         kind = tool.get("type")
+        if kind == "file_search":
+            if any(t["type"] == "file_search" for t in out):
+                raise invalid(f"Only one file_search tool is allowed ('tools[{i}]').", f"tools[{i}]")
+            out.append(file_search.normalize(tool, f"tools[{i}]"))
+            continue
         if kind != "function":
-            raise invalid(f"Tool type {kind!r} at 'tools[{i}]' is not supported yet; supported: function.", f"tools[{i}].type", "unsupported_value")
+            raise invalid(f"Tool type {kind!r} at 'tools[{i}]' is not supported yet; supported: function, file_search.", f"tools[{i}].type", "unsupported_value")
         name = tool.get("name")
         if not isinstance(name, str) or not name:
             raise invalid(f"Missing required parameter: 'tools[{i}].name'.", f"tools[{i}].name", "missing_required_parameter")
@@ -133,8 +139,12 @@ def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 
 
 def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
+    if isinstance(choice, dict) and choice.get("type") == "file_search":
+        if not any(t["type"] == "file_search" for t in tools):
+            raise invalid("tool_choice names file_search, which is not in 'tools'.", "tool_choice")
+        return {"type": "file_search"}
     if isinstance(choice, dict) and choice.get("type") == "function":
-        if choice["name"] not in {t["name"] for t in tools}:
+        if choice["name"] not in {t.get("name") for t in tools}:
             raise invalid(f"Tool choice names function {choice['name']!r}, which is not in 'tools'.", "tool_choice.name")
         return {"type": "function", "name": choice["name"]}
     if choice == "required" and not tools:
@@ -176,6 +186,10 @@ def model_view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append({"type": "message", "role": "developer", "content": f"Summary of the conversation so far:\n{summary}"})
         elif kind in ("message", "function_call", "function_call_output"):
             out.append(item)
+        elif kind == "file_search_call" and item.get("status") == "completed":
+            # Past searches stay visible to the model as what they were asked for.
+            queries = ", ".join(item.get("queries") or [])
+            out.append({"type": "message", "role": "developer", "content": f"(Earlier, the files were searched for: {queries})"})
     return out
 
 

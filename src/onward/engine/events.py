@@ -17,12 +17,16 @@ from openai.types.responses import (
     ResponseCreatedEvent,
     ResponseErrorEvent,
     ResponseFailedEvent,
+    ResponseFileSearchCallCompletedEvent,
+    ResponseFileSearchCallInProgressEvent,
+    ResponseFileSearchCallSearchingEvent,
     ResponseFunctionCallArgumentsDeltaEvent,
     ResponseFunctionCallArgumentsDoneEvent,
     ResponseIncompleteEvent,
     ResponseInProgressEvent,
     ResponseOutputItemAddedEvent,
     ResponseOutputItemDoneEvent,
+    ResponseOutputTextAnnotationAddedEvent,
     ResponseQueuedEvent,
     ResponseTextDeltaEvent,
     ResponseTextDoneEvent,
@@ -143,17 +147,33 @@ class ResponseBuilder:
         )
         return events
 
-    def close_message(self, status: str = "completed") -> list[BaseModel]:
+    @property
+    def message_text(self) -> str:
+        return "".join(self._text) if self._message is not None else ""
+
+    def close_message(self, status: str = "completed", annotations: list[dict[str, Any]] | None = None) -> list[BaseModel]:
         message = self._message
         if message is None:
             return []
         self._message = None
         index = self.output.index(message)
         text = "".join(self._text)
-        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        part = {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}
         message["content"] = [part]
         message["status"] = status
-        return [
+        notes: list[BaseModel] = [
+            ResponseOutputTextAnnotationAddedEvent(
+                type="response.output_text.annotation.added",
+                item_id=message["id"],
+                output_index=index,
+                content_index=0,
+                annotation_index=n,
+                annotation=annotation,
+                sequence_number=self._next(),
+            )
+            for n, annotation in enumerate(annotations or [])
+        ]
+        return notes + [
             ResponseTextDoneEvent(type="response.output_text.done", item_id=message["id"], output_index=index, content_index=0, text=text, logprobs=[], sequence_number=self._next()),
             ResponseContentPartDoneEvent(type="response.content_part.done", item_id=message["id"], output_index=index, content_index=0, part=part, sequence_number=self._next()),  # type: ignore[arg-type]
             ResponseOutputItemDoneEvent(type="response.output_item.done", item=message, output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
@@ -190,8 +210,30 @@ class ResponseBuilder:
             ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=out_index, sequence_number=self._next()),  # type: ignore[arg-type]
         ]
 
-    def close_all(self, status: str = "completed") -> list[BaseModel]:
-        events = self.close_message(status)
+    # -- hosted tools -----------------------------------------------------------------
+    def file_search_start(self, queries: list[str]) -> tuple[dict[str, Any], list[BaseModel]]:
+        events = self.close_message()
+        item = {"id": new_id("fs"), "type": "file_search_call", "status": "in_progress", "queries": queries, "results": None}
+        self.output.append(item)
+        index = len(self.output) - 1
+        events += [
+            ResponseOutputItemAddedEvent(type="response.output_item.added", item=dict(item), output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
+            ResponseFileSearchCallInProgressEvent(type="response.file_search_call.in_progress", item_id=item["id"], output_index=index, sequence_number=self._next()),
+            ResponseFileSearchCallSearchingEvent(type="response.file_search_call.searching", item_id=item["id"], output_index=index, sequence_number=self._next()),
+        ]
+        return item, events
+
+    def file_search_done(self, item: dict[str, Any], results: list[dict[str, Any]] | None, status: str = "completed") -> list[BaseModel]:
+        item["status"] = status
+        item["results"] = results
+        index = self.output.index(item)
+        return [
+            ResponseFileSearchCallCompletedEvent(type="response.file_search_call.completed", item_id=item["id"], output_index=index, sequence_number=self._next()),
+            ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
+        ]
+
+    def close_all(self, status: str = "completed", annotations: list[dict[str, Any]] | None = None) -> list[BaseModel]:
+        events = self.close_message(status, annotations)
         for index in sorted(self._calls):
             events += self.close_call(index, status)
         return events

@@ -22,10 +22,11 @@ from ..providers.base import ModelRequest, ProviderError
 from ..providers.registry import Registry, UnknownModel
 from ..store.conversations import ConversationStore
 from ..store.responses import TERMINAL, ResponseStore
+from ..tools import file_search
 from . import context
 from .events import ResponseBuilder, encode, response_error, usage_dict
 from .hub import Hub
-from .loop import run_model
+from .loop import Hosted, run_model
 from .params import CompactRequest, CreateResponse
 
 log = logging.getLogger("onward.responses")
@@ -41,6 +42,7 @@ class Prepared:
     background: bool
     store: bool
     conversation_id: str | None = None
+    hosted: dict[str, Any] | None = None  # {"file_search": tool, "include_results": bool, "upfront": bool}
 
 
 def _request_dict(request: ModelRequest) -> dict[str, Any]:
@@ -52,6 +54,7 @@ class ResponsesService:
         self.settings = settings
         self.store = store
         self.conversations = conversations
+        self.vector_stores: Any = None  # set by the app: runs file_search
         self.registry = registry
         self.hub = Hub()
         self.owner = f"w_{uuid.uuid4().hex[:12]}"
@@ -128,12 +131,25 @@ class ResponsesService:
             raise invalid("Missing required parameter: 'text.format.schema'.", "text.format.schema", "missing_required_parameter")
         if text_format["type"] == "json_schema" and not text_format.get("name"):
             raise invalid("Missing required parameter: 'text.format.name'.", "text.format.name", "missing_required_parameter")
+        functions = [t for t in tools if t["type"] == "function"]
+        search_tool = next((t for t in tools if t["type"] == "file_search"), None)
+        hosted = None
+        if search_tool:
+            # Models that can't be trusted to call tools (the embedded one) get the search
+            # done for them, with the user's question as the query.
+            upfront = not getattr(model.provider, "reliable_tool_calls", True) or tool_choice == {"type": "file_search"}
+            hosted = {"file_search": search_tool, "include_results": "file_search_call.results" in (params.include or []), "upfront": upfront}
+            if not upfront:
+                functions.append(file_search.as_function())
+        model_choice = "auto" if isinstance(tool_choice, dict) and tool_choice.get("type") == "file_search" else tool_choice
+        if model_choice == "required" and not functions:
+            model_choice = "auto"
         request = ModelRequest(
             model=model.upstream_name,
             input=context.model_view(past + new_items),
             instructions=params.instructions,
-            tools=tools if tool_choice != "none" else [],
-            tool_choice=tool_choice,
+            tools=functions if tool_choice != "none" else [],
+            tool_choice=model_choice,
             parallel_tool_calls=params.parallel_tool_calls is not False,
             text_format=text_format if text_format["type"] != "text" else None,
             max_output_tokens=params.max_output_tokens,
@@ -179,7 +195,14 @@ class ResponsesService:
             "prompt_cache_key": params.prompt_cache_key,
             "conversation": {"id": conv_id} if conv_id else None,
         }
-        return Prepared(body, new_items, request, model.name, bool(params.stream), background, store, conv_id)
+        return Prepared(body, new_items, request, model.name, bool(params.stream), background, store, conv_id, hosted)
+
+    def _hosted(self, config: dict[str, Any] | None) -> Hosted | None:
+        if not config:
+            return None
+        if self.vector_stores is None:
+            raise APIError(500, "file_search needs the vector store service, which is not running.")
+        return Hosted(config["file_search"], self.vector_stores.search, config["include_results"], config["upfront"])
 
     # -- inline runs ------------------------------------------------------------------
     async def run_inline(self, prep: Prepared) -> AsyncIterator[BaseModel]:
@@ -190,7 +213,7 @@ class ResponsesService:
         yield builder.lifecycle("response.in_progress")
         finished = False
         try:
-            async for event in run_model(builder, provider, prep.request):
+            async for event in run_model(builder, provider, prep.request, self._hosted(prep.hosted)):
                 if event.type in ("response.completed", "response.failed", "response.incomplete"):  # type: ignore[attr-defined]
                     finished = True
                     await self._persist_new(prep, builder.body)
@@ -204,7 +227,7 @@ class ResponsesService:
 
     async def _persist_new(self, prep: Prepared, body: dict[str, Any]) -> None:
         if prep.store:
-            await self.store.create(body, {"model": prep.model, "request": _request_dict(prep.request)}, prep.input_items)
+            await self.store.create(body, {"model": prep.model, "request": _request_dict(prep.request), "hosted": prep.hosted}, prep.input_items)
             await self.store.finish(body, body["output"])
         if prep.conversation_id:
             await self._settle_conversation(prep.conversation_id, body, prep.input_items)
@@ -238,7 +261,7 @@ class ResponsesService:
         local = len(self._tasks) < self.settings.workers
         await self.store.create(
             prep.body,
-            {"model": prep.model, "request": _request_dict(prep.request)},
+            {"model": prep.model, "request": _request_dict(prep.request), "hosted": prep.hosted},
             prep.input_items,
             owner=self.owner if local else None,
             lease_until=time.time() + self.settings.lease_seconds if local else None,
@@ -288,7 +311,7 @@ class ResponsesService:
             builder.set_status("in_progress")
             await self.store.save_body(body)
             emit(builder.lifecycle("response.in_progress"))
-            async for event in run_model(builder, model.provider, request):
+            async for event in run_model(builder, model.provider, request, self._hosted(saved.get("hosted"))):
                 emit(event)
                 if time.monotonic() - last_flush > 0.1:  # batch writes; also notice remote cancels
                     await self.store.append_events(response_id, pending)

@@ -557,6 +557,7 @@ class LocalProvider:
 
     # Route auto tool choice by the tool names the user mentions (see the module docstring).
     keyword_routing = True
+    reliable_tool_calls = False  # a 135M model can't judge when to search: the engine searches for it
 
     def __init__(
         self,
