@@ -110,7 +110,7 @@ def normalize_input(value: str | list[dict[str, Any]] | None) -> list[dict[str, 
 
 def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Function tools echoed as the spec shows them (description/parameters/strict present)."""
-    out = []
+    out: list[dict[str, Any]] = []
     seen = set()
     for i, tool in enumerate(tools or []):
         kind = tool.get("type")

@@ -168,7 +168,7 @@ class ResponseBuilder:
                 output_index=index,
                 content_index=0,
                 annotation_index=n,
-                annotation=annotation,
+                annotation=annotation,  # type: ignore[arg-type]
                 sequence_number=self._next(),
             )
             for n, annotation in enumerate(annotations or [])
@@ -213,7 +213,7 @@ class ResponseBuilder:
     # -- hosted tools -----------------------------------------------------------------
     def file_search_start(self, queries: list[str]) -> tuple[dict[str, Any], list[BaseModel]]:
         events = self.close_message()
-        item = {"id": new_id("fs"), "type": "file_search_call", "status": "in_progress", "queries": queries, "results": None}
+        item: dict[str, Any] = {"id": new_id("fs"), "type": "file_search_call", "status": "in_progress", "queries": queries, "results": None}
         self.output.append(item)
         index = len(self.output) - 1
         events += [

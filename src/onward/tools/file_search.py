@@ -55,7 +55,8 @@ def format_results(results: list[dict[str, Any]], max_chars: int) -> str:
     """Results as the model reads them: numbered passages naming their file, within a budget."""
     if not results:
         return "No relevant passages were found in the files."
-    out, used = [], 0
+    out: list[str] = []
+    used = 0
     per = max(200, max_chars // max(1, len(results)))
     for n, r in enumerate(results, 1):
         text = r["text"].strip()
