@@ -7,10 +7,11 @@ and keeps output items in the final object identical to the ones the events carr
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from openai.types.responses import (
-    Response,
     ResponseCompletedEvent,
     ResponseContentPartAddedEvent,
     ResponseContentPartDoneEvent,
@@ -35,7 +36,8 @@ from pydantic import BaseModel
 
 from ..ids import new_id
 
-_LIFECYCLE = {
+# The SDK's lifecycle event types; `LifecycleEvent` carries the same fields.
+LIFECYCLE_TYPES = {
     "response.created": ResponseCreatedEvent,
     "response.queued": ResponseQueuedEvent,
     "response.in_progress": ResponseInProgressEvent,
@@ -45,8 +47,22 @@ _LIFECYCLE = {
 }
 
 
-def encode(event: BaseModel) -> bytes:
+@dataclass
+class LifecycleEvent:
+    """`response.created` … `response.completed`, carrying the response object as Onward built
+    it (a dict). Serializing it through the SDK's `Response` would turn `created_at` into a
+    float, and validating the whole object three times per request costs more than the rest
+    of the request's events together; tests validate these against `LIFECYCLE_TYPES`."""
+
+    type: str
+    response: dict[str, Any]
+    sequence_number: int
+
+
+def encode(event: BaseModel | LifecycleEvent) -> bytes:
     """One event as compact JSON: only the fields Onward set (no stray nulls)."""
+    if isinstance(event, LifecycleEvent):
+        return orjson.dumps({"type": event.type, "response": event.response, "sequence_number": event.sequence_number})
     return event.model_dump_json(exclude_unset=True).encode()
 
 
@@ -85,8 +101,9 @@ def error_event(seq: int, code: str, message: str, param: str | None = None) -> 
 
 
 class ResponseBuilder:
-    def __init__(self, body: dict[str, Any], sequence_start: int = 0) -> None:
+    def __init__(self, body: dict[str, Any], sequence_start: int = 0, *, quiet: bool = False) -> None:
         self.body = body
+        self.quiet = quiet  # nobody streams: keep the object current, skip the delta events
         self.seq = sequence_start
         self.output: list[dict[str, Any]] = body["output"]
         self._message: dict[str, Any] | None = None  # the open message item
@@ -104,9 +121,9 @@ class ResponseBuilder:
         return self._message is not None or bool(self._calls)
 
     # -- lifecycle --------------------------------------------------------------------
-    def lifecycle(self, event_type: str) -> BaseModel:
-        cls = _LIFECYCLE[event_type]
-        return cls(type=event_type, response=Response.model_validate(self.body), sequence_number=self._next())  # type: ignore[call-arg]
+    def lifecycle(self, event_type: str) -> Any:
+        assert event_type in LIFECYCLE_TYPES
+        return LifecycleEvent(event_type, dict(self.body, output=list(self.body["output"])), self._next())
 
     def set_status(self, status: str, **fields: Any) -> None:
         self.body["status"] = status
@@ -134,6 +151,8 @@ class ResponseBuilder:
                 )
             )
         self._text.append(text)
+        if self.quiet:
+            return events
         events.append(
             ResponseTextDeltaEvent(
                 type="response.output_text.delta",
@@ -196,6 +215,8 @@ class ResponseBuilder:
         if item is None:  # an upstream that sent arguments before the name: start a call now
             return self.call_start(index, "", "unknown") + self.call_delta(index, fragment)
         self._args[index].append(fragment)
+        if self.quiet:
+            return []
         return [
             ResponseFunctionCallArgumentsDeltaEvent(type="response.function_call_arguments.delta", item_id=item["id"], output_index=self.output.index(item), delta=fragment, sequence_number=self._next())
         ]

@@ -59,6 +59,7 @@ class ResponsesService:
         self.hub = Hub()
         self.owner = f"w_{uuid.uuid4().hex[:12]}"
         self._tasks: dict[str, asyncio.Task] = {}
+        self._pending: dict[str, asyncio.Task] = {}  # inline responses whose write is in flight
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task] = []
 
@@ -77,6 +78,7 @@ class ResponsesService:
     async def _history(self, previous_response_id: str | None) -> list[dict[str, Any]]:
         if not previous_response_id:
             return []
+        await self._settled(previous_response_id)
         items = await self.store.chain_items(previous_response_id)
         if items is None:
             raise APIError(
@@ -205,9 +207,10 @@ class ResponsesService:
         return Hosted(config["file_search"], self.vector_stores.search, config["include_results"], config["upfront"])
 
     # -- inline runs ------------------------------------------------------------------
-    async def run_inline(self, prep: Prepared) -> AsyncIterator[BaseModel]:
-        """Run now, yielding events; persist before the terminal event goes out."""
-        builder = ResponseBuilder(prep.body)
+    async def run_inline(self, prep: Prepared, *, quiet: bool = False) -> AsyncIterator[BaseModel]:
+        """Run now, yielding events; persist before the terminal event goes out. `quiet`:
+        nobody reads the deltas (a plain JSON reply), so they are not built."""
+        builder = ResponseBuilder(prep.body, quiet=quiet)
         provider = self.registry.models[prep.model].provider
         yield builder.lifecycle("response.created")
         yield builder.lifecycle("response.in_progress")
@@ -226,11 +229,26 @@ class ResponsesService:
                     await asyncio.shield(self._persist_new(prep, builder.body))
 
     async def _persist_new(self, prep: Prepared, body: dict[str, Any]) -> None:
-        if prep.store:
-            await self.store.create(body, {"model": prep.model, "request": _request_dict(prep.request), "hosted": prep.hosted}, prep.input_items)
-            await self.store.finish(body, body["output"])
-        if prep.conversation_id:
+        if prep.conversation_id:  # the lock must be free before the client hears "done"
+            if prep.store:
+                await self._save(prep, body)
             await self._settle_conversation(prep.conversation_id, body, prep.input_items)
+        elif prep.store and self.store.sqlite:
+            # One process owns a SQLite database, so the write can land just after the reply:
+            # every read of this id in this process waits for it (see `_settled`).
+            task = asyncio.create_task(self._save(prep, body))
+            self._pending[body["id"]] = task
+            task.add_done_callback(lambda _t: self._pending.pop(body["id"], None))
+        elif prep.store:
+            await self._save(prep, body)
+
+    async def _save(self, prep: Prepared, body: dict[str, Any]) -> None:
+        await self.store.save_new(body, {"model": prep.model, "request": _request_dict(prep.request), "hosted": prep.hosted}, prep.input_items, body["output"])
+
+    async def _settled(self, response_id: str | None) -> None:
+        task = self._pending.get(response_id) if response_id else None
+        if task is not None:
+            await asyncio.shield(task)
 
     async def _settle_conversation(self, conv_id: str, body: dict[str, Any], input_items: list[dict[str, Any]]) -> None:
         """A finished response's input and output join its conversation; the lock is released."""
@@ -246,9 +264,9 @@ class ResponsesService:
             await self.enqueue(prep)
             return prep.body
         final: dict[str, Any] | None = None
-        async for event in self.run_inline(prep):
+        async for event in self.run_inline(prep, quiet=True):
             if event.type in ("response.completed", "response.failed", "response.incomplete"):  # type: ignore[attr-defined]
-                final = event.response.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
+                final = event.response  # type: ignore[attr-defined]
         assert final is not None
         return final
 
@@ -398,6 +416,8 @@ class ResponsesService:
         self._loops = [asyncio.create_task(self._claim_loop()), asyncio.create_task(self._lease_loop())]
 
     async def stop(self) -> None:
+        if self._pending:
+            await asyncio.wait(list(self._pending.values()), timeout=10)
         for task in self._loops:
             task.cancel()
         for task in list(self._tasks.values()):
@@ -407,12 +427,14 @@ class ResponsesService:
 
     # -- reading ----------------------------------------------------------------------
     async def get(self, response_id: str) -> dict[str, Any]:
+        await self._settled(response_id)
         body = await self.store.get(response_id)
         if body is None:
             raise not_found(f"Response with id '{response_id}' not found.", "response_id")
         return body
 
     async def delete(self, response_id: str) -> dict[str, Any]:
+        await self._settled(response_id)
         task = self._tasks.get(response_id)
         if task:
             task.cancel()
@@ -421,6 +443,7 @@ class ResponsesService:
         return {"id": response_id, "object": "response.deleted", "deleted": True}
 
     async def cancel(self, response_id: str) -> dict[str, Any]:
+        await self._settled(response_id)
         row = await self.store.get_row(response_id)
         if row is None:
             raise not_found(f"Response with id '{response_id}' not found.", "response_id")
@@ -450,6 +473,7 @@ class ResponsesService:
         return await self.get(response_id)
 
     async def input_items(self, response_id: str, *, limit: int, order: str, after: str | None, before: str | None) -> dict[str, Any]:
+        await self._settled(response_id)
         if await self.store.get_row(response_id) is None:
             raise not_found(f"Response with id '{response_id}' not found.", "response_id")
         items, has_more = await self.store.list_input_items(response_id, limit=limit, order=order, after=after, before=before)

@@ -24,7 +24,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CONTEXT_RE = re.compile(
     r"context[ _](length|window|size)|maximum context|prompt is too long|too many tokens", re.I
 )
-_DRAIN_SECONDS = 2.0  # after the turn ends, read what is left so the connection can be reused
+_DRAIN_SECONDS = 0.5  # after the turn ends, read what is left (`[DONE]`) so the connection can be reused
 
 
 class UpstreamFault(ProviderError):
@@ -246,6 +246,11 @@ class Upstream:
                     try:
                         async for data in lines:
                             events = parser.feed(data)
+                            if parser.done:
+                                # Read the tail before handing out the last events: a
+                                # consumer stops at Finish, and an unread body would cost
+                                # the pooled connection.
+                                await _drain(lines)
                             if events:
                                 yielded = True
                                 for event in events:
@@ -258,7 +263,6 @@ class Upstream:
                             for event in events:
                                 yield event
                             return
-                        await _drain(lines)
                     finally:
                         await lines.aclose()  # type: ignore[attr-defined]
                 return

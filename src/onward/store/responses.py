@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -19,10 +21,59 @@ def _dump(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _row(body: dict[str, Any], request: dict[str, Any], *, owner: str | None = None, lease_until: float | None = None) -> dict[str, Any]:
+    return {
+        "id": body["id"],
+        "created_at": body["created_at"],
+        "status": body["status"],
+        "model": body["model"],
+        "background": bool(body.get("background")),
+        "store": bool(body.get("store", True)),
+        "previous_response_id": body.get("previous_response_id"),
+        "conversation_id": (body.get("conversation") or {}).get("id"),
+        "request": _dump(request),
+        "body": _dump(body),
+        "owner": owner,
+        "lease_until": lease_until,
+        "cancel_requested": False,
+        "updated_at": time.time(),
+    }
+
+
+def _item_rows(response_id: str, kind: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"response_id": response_id, "kind": kind, "position": i, "item_id": item.get("id") or "", "data": _dump(item)}
+        for i, item in enumerate(items)
+    ]
+
+
 class ResponseStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sqlite = is_sqlite(engine)
+        # SQLite has one writer; queueing writers here is far cheaper than letting them
+        # spin in SQLite's busy handler.
+        self._write_lock = asyncio.Lock() if self.sqlite else None
+
+    @contextlib.asynccontextmanager
+    async def _writing(self):
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    async def save_new(
+        self, body: dict[str, Any], request: dict[str, Any], input_items: list[dict[str, Any]], output_items: list[dict[str, Any]]
+    ) -> None:
+        """A finished inline response, its input and its output, in one transaction."""
+        row = _row(body, request)
+        items = _item_rows(body["id"], "input", input_items) + _item_rows(body["id"], "output", output_items)
+        async with self._writing() as conn:
+            await conn.execute(responses.insert(), [row])
+            if items:
+                await conn.execute(response_items.insert(), items)
 
     # -- the response row -------------------------------------------------------------
     async def create(
@@ -35,30 +86,13 @@ class ResponseStore:
         lease_until: float | None = None,
     ) -> None:
         """Insert a response and its input items in one transaction."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                responses.insert().values(
-                    id=body["id"],
-                    created_at=body["created_at"],
-                    status=body["status"],
-                    model=body["model"],
-                    background=bool(body.get("background")),
-                    store=bool(body.get("store", True)),
-                    previous_response_id=body.get("previous_response_id"),
-                    conversation_id=(body.get("conversation") or {}).get("id"),
-                    request=_dump(request),
-                    body=_dump(body),
-                    owner=owner,
-                    lease_until=lease_until,
-                    cancel_requested=False,
-                    updated_at=time.time(),
-                )
-            )
+        async with self._writing() as conn:
+            await conn.execute(responses.insert(), [_row(body, request, owner=owner, lease_until=lease_until)])
             await self._insert_items(conn, body["id"], "input", input_items)
 
     async def finish(self, body: dict[str, Any], output_items: list[dict[str, Any]]) -> None:
         """Write the final object and its output items; release the lease."""
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 responses.update()
                 .where(responses.c.id == body["id"])
@@ -67,7 +101,7 @@ class ResponseStore:
             await self._insert_items(conn, body["id"], "output", output_items)
 
     async def save_body(self, body: dict[str, Any], **extra: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 responses.update()
                 .where(responses.c.id == body["id"])
@@ -77,13 +111,7 @@ class ResponseStore:
     async def _insert_items(self, conn, response_id: str, kind: str, items: list[dict[str, Any]]) -> None:
         if not items:
             return
-        await conn.execute(
-            response_items.insert(),
-            [
-                {"response_id": response_id, "kind": kind, "position": i, "item_id": item.get("id") or "", "data": _dump(item)}
-                for i, item in enumerate(items)
-            ],
-        )
+        await conn.execute(response_items.insert(), _item_rows(response_id, kind, items))
 
     async def get(self, response_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -95,7 +123,7 @@ class ResponseStore:
             return (await conn.execute(sa.select(responses).where(responses.c.id == response_id))).first()
 
     async def delete(self, response_id: str) -> bool:
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             result = await conn.execute(responses.delete().where(responses.c.id == response_id))
             await conn.execute(response_items.delete().where(response_items.c.response_id == response_id))
             await conn.execute(response_events.delete().where(response_events.c.response_id == response_id))
@@ -152,7 +180,7 @@ class ResponseStore:
     async def append_events(self, response_id: str, events: list[tuple[int, bytes]]) -> None:
         if not events:
             return
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 response_events.insert(),
                 [{"response_id": response_id, "sequence_number": seq, "data": data.decode()} for seq, data in events],
@@ -172,7 +200,7 @@ class ResponseStore:
     async def claim_queued(self, owner: str, lease_seconds: float) -> str | None:
         """Take the oldest queued background response; several processes may race for it."""
         now = time.time()
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             pick = (
                 sa.select(responses.c.id)
                 .where((responses.c.status == "queued") & (responses.c.owner.is_(None)))
@@ -194,7 +222,7 @@ class ResponseStore:
     async def renew_leases(self, owner: str, ids: list[str], lease_seconds: float) -> None:
         if not ids:
             return
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 responses.update()
                 .where(responses.c.id.in_(ids) & (responses.c.owner == owner))
@@ -215,7 +243,7 @@ class ResponseStore:
 
     async def release(self, response_id: str, owner: str) -> bool:
         """Give an orphaned job back to the queue (only if still held by `owner`)."""
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             result = await conn.execute(
                 responses.update()
                 .where((responses.c.id == response_id) & (responses.c.owner == owner))
@@ -224,7 +252,7 @@ class ResponseStore:
         return bool(result.rowcount)
 
     async def request_cancel(self, response_id: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(
                 responses.update().where(responses.c.id == response_id).values(cancel_requested=True)
             )
