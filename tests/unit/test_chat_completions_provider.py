@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
@@ -421,20 +420,15 @@ def test_chunks_are_plain_json() -> None:
     assert orjson.loads(payloads[-2])["usage"]["prompt_tokens"] == 12
 
 
-class _Pieces(httpx.AsyncByteStream):
-    def __init__(self, pieces: list[bytes]) -> None:
-        self.pieces = pieces
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for piece in self.pieces:
-            yield piece
+async def _pieces(pieces: list[bytes]) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece
 
 
 async def test_sse_parsing_across_odd_boundaries() -> None:
     raw = b'data: {"a":1}\r\n\r\n: comment\nevent: x\ndata: {"b":\ndata: 2}\n\ndata:[DONE]\n\ndata: {"tail":1}'
     for size in (1, 3, 7, len(raw)):
-        response = httpx.Response(200, stream=_Pieces([raw[i : i + size] for i in range(0, len(raw), size)]))
-        got = [d async for d in iter_sse(response)]
+        got = [d async for d in iter_sse(_pieces([raw[i : i + size] for i in range(0, len(raw), size)]))]
         assert got == [b'{"a":1}', b'{"b":\n2}', b"[DONE]", b'{"tail":1}'], size
 
 

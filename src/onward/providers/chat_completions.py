@@ -11,7 +11,7 @@ import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from ..ids import new_id
@@ -208,7 +208,7 @@ class ChatCompletionsProvider:
         retries: int = 3,
         backoff_base: float = 0.5,
         backoff_max: float = 4.0,
-        client: httpx.AsyncClient | None = None,
+        client: aiohttp.ClientSession | None = None,
         json_schema_style: str = "json_schema",
     ) -> None:
         self.model = model

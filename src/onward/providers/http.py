@@ -3,20 +3,28 @@
 One pooled keep-alive client per provider; a POST whose server-sent events a small per-attempt
 parser turns into `ModelEvent`s; retries with backoff on transient faults, but only while
 nothing has been yielded (a retry after that would repeat output the client already has).
+
+The client is aiohttp: its C HTTP parser and plain asyncio protocol cost about a fifth of the
+CPU of httpx's httpcore/anyio/h11 stack per streamed request (measured ~110-160 µs against
+~650 µs for one 24-event stream), and this path runs on every request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
+import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 import orjson
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from .base import ContextWindowExceeded, ModelEvent, ProviderError
 
@@ -62,11 +70,12 @@ class StreamParser(Protocol):
         ...
 
 
-async def iter_sse(response: httpx.Response) -> AsyncIterator[bytes]:
-    """Yield the data of each server-sent event. Works on bytes: no decoding, no regex."""
+async def iter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """Yield the data of each server-sent event of a body read in arbitrary pieces.
+    Works on bytes: no decoding, no regex."""
     buf = b""
     data: list[bytes] = []
-    async for chunk in response.aiter_bytes():
+    async for chunk in chunks:
         if buf:
             chunk = buf + chunk
         lines = chunk.split(b"\n")
@@ -112,7 +121,7 @@ def request_error(message: str, code: str | None, kind: str | None, param: str |
     return ProviderError(message, code=code or "invalid_request_error", status=400, param=param)
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
+def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds the upstream asks us to wait (`retry-after-ms`, `retry-after` seconds or date)."""
     value = headers.get("retry-after-ms")
     if value:
@@ -133,12 +142,12 @@ def retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
-async def status_error(response: httpx.Response) -> ProviderError:
+async def status_error(response: aiohttp.ClientResponse) -> ProviderError:
     try:
-        body = await response.aread()
-    except httpx.HTTPError:
+        body = await response.read()
+    except (aiohttp.ClientError, OSError):  # OSError includes TimeoutError
         body = b""
-    status = response.status_code
+    status = response.status
     snippet = body[:300].decode("utf-8", "replace").strip()
     if status == 429:
         return UpstreamFault(
@@ -159,14 +168,36 @@ async def status_error(response: httpx.Response) -> ProviderError:
 
 
 async def _drain(lines: AsyncIterator[bytes]) -> None:
-    """Read the stream's tail (`[DONE]`, the last chunk) so httpx returns the connection to the
-    pool instead of closing it; give up quickly if the upstream holds the connection open."""
+    """Read the stream's tail (`[DONE]`, the last chunk) so the client returns the connection to
+    the pool instead of closing it; give up quickly if the upstream holds the connection open."""
     try:
         async with asyncio.timeout(_DRAIN_SECONDS):
             async for _ in lines:
                 pass
-    except (TimeoutError, httpx.HTTPError):
+    except (aiohttp.ClientError, OSError):  # OSError includes TimeoutError
         pass
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """What httpx verified against: $SSL_CERT_FILE, else $SSL_CERT_DIR, else certifi's bundle."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with httpx and openai
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy $HTTP(S)_PROXY / $NO_PROXY name for `url`, looked up once per client rather than
+    on every request (which is what aiohttp's `trust_env` would do)."""
+    try:
+        return get_env_proxy_for_url(url)
+    except LookupError:
+        return None, None
 
 
 class Upstream:
@@ -181,14 +212,18 @@ class Upstream:
         retries: int = 3,
         backoff_base: float = 0.5,
         backoff_max: float = 4.0,
-        client: httpx.AsyncClient | None = None,
+        client: aiohttp.ClientSession | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.retries = max(0, retries)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        # `timeout` bounds each wait for data (connect, headers, next chunk), not the whole reply.
-        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 30.0))
+        # `timeout` bounds each wait for data (connect, headers, next chunk), not the whole reply:
+        # `sock_read` restarts whenever bytes arrive. `connect` also covers waiting for a free
+        # connection of the pool; `sock_connect` is the TCP (+TLS) connect alone.
+        self.timeout = aiohttp.ClientTimeout(
+            total=None, connect=timeout, sock_connect=min(timeout, 30.0), sock_read=timeout
+        )
         self.headers = {
             "content-type": "application/json",
             "accept": "text/event-stream",
@@ -198,32 +233,72 @@ class Upstream:
             self.headers["authorization"] = f"Bearer {api_key}"
         self._client = client
         self._owns_client = client is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._urls: dict[str, URL] = {}
+        self._proxy: URL | None = None
+        self._proxy_auth: aiohttp.BasicAuth | None = None
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        # Created on first use, inside the event loop that will use it.
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=60.0),
-            )
+    def client(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the event loop that will use it (aiohttp binds a session
+        # to its loop: a provider used from a new loop gets a new session).
+        loop = asyncio.get_running_loop()
+        if self._client is None or (self._owns_client and self._loop is not loop):
+            self._abandon()
+            self._client = self._new_session()
+            self._loop = loop
         return self._client
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        base = URL(self.base_url)
+        self._proxy, self._proxy_auth = _env_proxy(base)  # httpx's trust_env, read once
+        connector = aiohttp.TCPConnector(
+            limit=1024,
+            limit_per_host=0,
+            keepalive_timeout=60.0,
+            ssl=_ssl_context() if base.scheme == "https" else True,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=self.timeout,
+            auto_decompress=True,
+            trust_env=False,
+        )
+
+    def _abandon(self) -> None:
+        """Forget an owned session whose loop is gone; its connections cannot be awaited there."""
+        old, self._client = self._client, None
+        if old is not None and self._owns_client and not old.closed:
+            if self._loop is not None and self._loop.is_closed():
+                old.connector._close()  # type: ignore[union-attr]  # sync; no I/O on a closed loop
+            else:
+                old.detach()
 
     async def aclose(self) -> None:
         if self._client is not None and self._owns_client:
-            await self._client.aclose()
+            if self._loop is asyncio.get_running_loop():
+                await self._client.close()
+            else:
+                self._abandon()
         self._client = None
+        self._loop = None
 
     def backoff(self, attempt: int, hint: float | None) -> float:
         if hint is None:  # exponential, jittered so that many clients do not retry in lockstep
             hint = self.backoff_base * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
         return max(0.0, min(hint, self.backoff_max))
 
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:  # parsed once, not on every request
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
+
     async def stream(
         self, path: str, body: dict[str, Any], new_parser: Callable[[], StreamParser]
     ) -> AsyncIterator[ModelEvent]:
         """POST `body` to `path` and yield the parser's events, retrying before the first one."""
-        url = self.base_url + path
+        url = self._url(path)
         payload = orjson.dumps(body)
         attempt = 0
         while True:
@@ -231,18 +306,25 @@ class Upstream:
             parser = new_parser()
             yielded = False
             try:
-                async with self.client.stream(
-                    "POST", url, content=payload, headers=self.headers, timeout=self.timeout
+                client = self.client
+                async with client.post(
+                    url,
+                    data=payload,
+                    headers=self.headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,  # as httpx: a redirect is an error, not followed
+                    proxy=self._proxy,
+                    proxy_auth=self._proxy_auth,
                 ) as response:
-                    if response.status_code >= 300:
+                    if response.status >= 300:
                         raise await status_error(response)
                     if response.headers.get("content-type", "").startswith("application/json"):
-                        events = parser.whole(await response.aread())
+                        events = parser.whole(await response.read())
                         yielded = True
                         for event in events:
                             yield event
                         return
-                    lines = iter_sse(response)
+                    lines = iter_sse(response.content.iter_any())
                     try:
                         async for data in lines:
                             events = parser.feed(data)
@@ -268,16 +350,16 @@ class Upstream:
                 return
             except UpstreamFault as exc:
                 fault = exc
-            except httpx.TimeoutException as exc:
+            except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
                 fault = UpstreamFault(
-                    f"upstream timed out ({type(exc).__name__}, no data within {self.timeout.read}s)",
+                    f"upstream timed out ({type(exc).__name__}, no data within {self.timeout.sock_read}s)",
                     code="upstream_timeout",
                     status=504,
                 )
-            except httpx.RequestError as exc:  # refused, reset, cut mid-body, bad chunking
+            except (aiohttp.ClientError, OSError) as exc:  # refused, reset, cut mid-body, bad chunking
                 fault = UpstreamFault(
                     f"upstream connection failed ({type(exc).__name__}: {exc})",
-                    retryable=not isinstance(exc, httpx.UnsupportedProtocol),
+                    retryable=not isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError),
                 )
             if yielded:
                 raise ProviderError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from ..ids import new_id
@@ -175,7 +175,7 @@ class OpenAIResponsesProvider:
         retries: int = 3,
         backoff_base: float = 0.5,
         backoff_max: float = 4.0,
-        client: httpx.AsyncClient | None = None,
+        client: aiohttp.ClientSession | None = None,
     ) -> None:
         self.model = model
         self.context_window = context_window
