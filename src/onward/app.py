@@ -12,13 +12,17 @@ import orjson
 from fastapi import FastAPI
 
 from . import __version__
+from .api import assistants as assistants_api
 from .api import conversations as conversations_api
 from .api import errors as api_errors
 from .api import files as files_api
 from .api import models as models_api
 from .api import responses as responses_api
+from .api import runs as runs_api
+from .api import threads as threads_api
 from .api import vector_stores as vector_stores_api
 from .api import websocket as websocket_api
+from .assistants.boot import start_service as start_assistants
 from .config import Settings
 from .engine.conversations import ConversationsService
 from .engine.files import FileService
@@ -43,6 +47,8 @@ class Services:
     conversations: ConversationsService
     files: Any = None  # FileService (api/files.py)
     vector_stores: Any = None  # VectorStoreService (api/vector_stores.py)
+    assistants: Any = None  # AssistantsService (api/assistants.py, api/threads.py)
+    runs: Any = None  # RunService (api/runs.py)
 
 
 class KeyAuth:
@@ -88,11 +94,13 @@ def create_app(settings: Settings | None = None) -> Any:
         services.files = FileService(FileStore(engine, settings.data_dir / "files"))
         services.vector_stores = await start_vector_stores(engine, services.files, settings)
         responses.vector_stores = services.vector_stores
+        services.assistants, services.runs = await start_assistants(engine, services)
         app.state.services = services
         await responses.start()
         try:
             yield
         finally:
+            await services.runs.stop()
             await responses.stop()
             await services.vector_stores.stop()
             await registry.aclose()
@@ -106,6 +114,9 @@ def create_app(settings: Settings | None = None) -> Any:
     app.include_router(files_api.router)
     app.include_router(vector_stores_api.router)
     app.include_router(websocket_api.router)
+    app.include_router(assistants_api.router)
+    app.include_router(runs_api.router)  # before threads: POST /v1/threads/runs
+    app.include_router(threads_api.router)
 
     @app.get("/health")
     async def health() -> dict:

@@ -117,15 +117,16 @@ class ConversationStore:
             result = await conn.execute(conversation_items.delete().where((c.conversation_id == conv_id) & (c.item_id == item_id)))
         return bool(result.rowcount)
 
-    async def lock(self, conv_id: str, holder: str) -> bool | None:
-        """Take the conversation for one response. None: no such conversation; False: busy."""
+    async def lock(self, conv_id: str, holder: str, seconds: float = LOCK_SECONDS) -> bool | None:
+        """Take the conversation for one response or run, for at most `seconds` (so a crashed
+        holder's lock lapses). None: no such conversation; False: busy."""
         now = time.time()
         c = conversations.c
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 conversations.update()
                 .where((c.id == conv_id) & c.deleted.is_(False) & (c.locked_by.is_(None) | (c.locked_until < now)))
-                .values(locked_by=holder, locked_until=now + LOCK_SECONDS)
+                .values(locked_by=holder, locked_until=now + seconds)
             )
             if result.rowcount:
                 return True

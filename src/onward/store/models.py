@@ -168,3 +168,76 @@ vector_store_file_attributes = sa.Table(
     sa.Index("ix_vector_store_file_attributes_str", "vector_store_id", "key", "str_value"),
     sa.Index("ix_vector_store_file_attributes_num", "vector_store_id", "key", "num_value"),
 )
+
+# -- assistants (migration 0004) ---------------------------------------------------------------
+# The Assistants face keeps only what the Responses side has no place for: assistants, the
+# per-thread tool_resources, per-message Assistants fields, runs with their steps and events.
+# A thread IS a conversations row; a message IS a conversation_items row.
+
+assistants = sa.Table(
+    "assistants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the assistant object
+    sa.Index("ix_assistants_created", "created_ns", "id"),
+)
+
+assistant_threads = sa.Table(
+    "assistant_threads",
+    metadata,
+    sa.Column("thread_id", sa.String(64), primary_key=True),  # = conversations.id
+    sa.Column("tool_resources", sa.Text, nullable=False),  # JSON, the thread's tool_resources
+)
+
+assistant_messages = sa.Table(
+    "assistant_messages",
+    metadata,
+    sa.Column("thread_id", sa.String(64), primary_key=True),  # = conversation_items.conversation_id
+    sa.Column("message_id", sa.String(64), primary_key=True),  # = conversation_items.item_id
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("assistant_id", sa.String(64), nullable=True),
+    sa.Column("attachments", sa.Text, nullable=False),  # JSON list
+    sa.Column("metadata", sa.Text, nullable=False),  # JSON object
+    sa.Column("extra", sa.Text, nullable=True),  # JSON: status details (incomplete_details, …)
+    sa.Index("ix_assistant_messages_run", "thread_id", "run_id"),
+)
+
+assistant_runs = sa.Table(
+    "assistant_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("thread_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("expires_at", sa.Integer, nullable=True),
+    sa.Column("body", sa.Text, nullable=False),  # the run object as last written
+    sa.Column("request", sa.Text, nullable=False),  # what the executor needs beyond the body
+    sa.Column("owner", sa.String(64), nullable=True),  # the worker executing it
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("ix_assistant_runs_thread", "thread_id", "created_ns", "id"),
+    sa.Index("ix_assistant_runs_status", "status", "created_ns"),
+)
+
+assistant_run_steps = sa.Table(
+    "assistant_run_steps",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the run step object
+    sa.Index("ix_assistant_run_steps_run", "run_id", "created_ns", "id"),
+)
+
+assistant_run_events = sa.Table(
+    "assistant_run_events",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("event", sa.String(48), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)

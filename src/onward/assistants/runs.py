@@ -1,0 +1,393 @@
+"""Runs: create (on a thread, or with a new thread), read, list, modify, cancel, submit tool
+outputs, steps; following a run's events; holding a polled GET until the run settles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from ..errors import APIError, invalid, not_found
+from ..ids import new_id
+from .follow import follow
+from .hub import Emitter, Held, RunHub
+from .objects import DEFAULT_TRUNCATION, run_usage
+from .paging import page
+from .params import CreateAndRun, RunCreate, SubmitToolOutputs
+from .runstore import ACTIVE, TERMINAL, RunStore
+from .service import AssistantsService, no_thread
+from .worker import Worker
+
+_STAMP = {"completed": "completed_at", "failed": "failed_at", "cancelled": "cancelled_at"}
+_STEP_END = {"failed": "failed", "cancelled": "cancelled", "expired": "expired", "completed": "cancelled", "incomplete": "cancelled"}
+
+
+def expiry_seconds() -> int:
+    return int(os.environ.get("ONWARD_RUN_EXPIRY_SECONDS", "600"))
+
+
+def long_poll_seconds() -> float:
+    return float(os.environ.get("ONWARD_RUN_LONG_POLL_SECONDS", "5"))
+
+
+class RunService:
+    def __init__(self, settings: Any, registry: Any, responses: Any, assistants: AssistantsService, runs: RunStore) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.responses = responses
+        self.assistants = assistants
+        self.conversations = assistants.conversations
+        self.runs = runs
+        self.hub = RunHub()
+        self._changes: dict[str, asyncio.Event] = {}
+        self.worker = Worker(self)
+
+    async def start(self) -> None:
+        await self.worker.start_loops()
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+
+    # -- change notification (long polls) ---------------------------------------------
+    def changed(self, run_id: str) -> None:
+        event = self._changes.pop(run_id, None)
+        if event is not None:
+            event.set()
+
+    def _watch(self, run_id: str) -> asyncio.Event:
+        return self._changes.setdefault(run_id, asyncio.Event())
+
+    # -- creating ---------------------------------------------------------------------
+    async def create(self, thread_id: str, params: RunCreate, include: list[str] | None = None) -> dict[str, Any]:
+        assistant = await self.assistants.get_assistant(params.assistant_id)
+        thread = await self.assistants.get_thread(thread_id)
+        run = self._run_object(thread_id, assistant, params)
+        locked = await self.conversations.lock(thread_id, run["id"], seconds=expiry_seconds() + 300)
+        if locked is None:
+            raise no_thread(thread_id)
+        if not locked:
+            active = await self.runs.active_run(thread_id)
+            raise invalid(f"Thread {thread_id} already has an active run {active or '(a response in progress)'}.", None, None)
+        try:
+            for i, msg in enumerate(params.additional_messages or []):
+                try:
+                    await self.assistants.create_message(thread_id, msg, check_lock=False)
+                except APIError as exc:
+                    exc.param = f"additional_messages[{i}].{exc.param}" if exc.param else f"additional_messages[{i}]"
+                    raise
+            thread["tool_resources"] = await self.assistants.store.get_tool_resources(thread_id)
+            return await self._enqueue(run, assistant, thread, include)
+        except BaseException:
+            await self.conversations.unlock(thread_id, run["id"])
+            raise
+
+    async def create_thread_and_run(self, params: CreateAndRun) -> tuple[dict[str, Any], dict[str, Any]]:
+        assistant = await self.assistants.get_assistant(params.assistant_id)
+        self._check(params, assistant)
+        thread = await self.assistants.create_thread(params.thread)
+        if params.tool_resources:  # run-level resources override the assistant's for this run
+            thread["run_tool_resources"] = await self.assistants.tool_resources(params.tool_resources)
+        run = self._run_object(thread["id"], assistant, params)
+        if not await self.conversations.lock(thread["id"], run["id"], seconds=expiry_seconds() + 300):
+            raise invalid(f"Thread {thread['id']} already has an active run.", None, None)
+        try:
+            created = await self._enqueue(run, assistant, thread, None, thread_event=thread)
+        except BaseException:
+            await self.conversations.unlock(thread["id"], run["id"])
+            raise
+        thread.pop("run_tool_resources", None)
+        return thread, created
+
+    def _check(self, params: RunCreate, assistant: dict[str, Any]) -> None:
+        if params.model:
+            self.assistants.check_model(params.model)
+
+    def _run_object(self, thread_id: str, assistant: dict[str, Any], params: RunCreate) -> dict[str, Any]:
+        self._check(params, assistant)
+        fields = params.model_fields_set
+        instructions = params.instructions if "instructions" in fields and params.instructions is not None else assistant.get("instructions") or ""
+        if params.additional_instructions:
+            instructions = f"{instructions}\n\n{params.additional_instructions}" if instructions else params.additional_instructions
+        now = int(time.time())
+        return {
+            "id": new_id("run"),
+            "object": "thread.run",
+            "created_at": now,
+            "assistant_id": assistant["id"],
+            "thread_id": thread_id,
+            "status": "queued",
+            "started_at": None,
+            "expires_at": now + expiry_seconds(),
+            "cancelled_at": None,
+            "failed_at": None,
+            "completed_at": None,
+            "required_action": None,
+            "last_error": None,
+            "model": params.model or assistant["model"],
+            "instructions": instructions,
+            "tools": params.tools if params.tools is not None else assistant.get("tools") or [],
+            "metadata": params.metadata or {},
+            "temperature": params.temperature if params.temperature is not None else assistant.get("temperature", 1.0),
+            "top_p": params.top_p if params.top_p is not None else assistant.get("top_p", 1.0),
+            "max_completion_tokens": params.max_completion_tokens,
+            "max_prompt_tokens": params.max_prompt_tokens,
+            "truncation_strategy": params.truncation_strategy.model_dump() if params.truncation_strategy else dict(DEFAULT_TRUNCATION),
+            "incomplete_details": None,
+            "usage": None,
+            "response_format": params.response_format if params.response_format is not None else assistant.get("response_format") or "auto",
+            "tool_choice": params.tool_choice if params.tool_choice is not None else "auto",
+            "parallel_tool_calls": params.parallel_tool_calls if params.parallel_tool_calls is not None else True,
+            "reasoning_effort": params.reasoning_effort or assistant.get("reasoning_effort"),
+        }
+
+    async def _enqueue(self, run: dict[str, Any], assistant: dict[str, Any], thread: dict[str, Any], include: list[str] | None, thread_event: dict[str, Any] | None = None) -> dict[str, Any]:
+        vector_stores: list[str] = []
+        for resources in (thread.get("run_tool_resources") or assistant.get("tool_resources") or {}, thread.get("tool_resources") or {}):
+            vector_stores += (resources.get("file_search") or {}).get("vector_store_ids") or []
+        self.assistants.check_model(run["model"])
+        request = {"model": self.registry.get(run["model"]).name, "vector_store_ids": vector_stores, "include": include or [], "used": [0, 0], "pending_calls": []}
+        em = Emitter(self.hub, run["id"], 0)
+        if thread_event is not None:
+            em.emit("thread.created", thread_event)
+        em.emit("thread.run.created", run)
+        em.emit("thread.run.queued", run)
+        await self.runs.create(run, request, em.take())
+        await self.worker.dispatch(run["id"])
+        return run
+
+    # -- reading ----------------------------------------------------------------------
+    async def get(self, thread_id: str, run_id: str) -> dict[str, Any]:
+        body = await self.runs.get(run_id)
+        if body is None or body["thread_id"] != thread_id:
+            raise not_found(f"No run found with id '{run_id}'.", "run_id")
+        return body
+
+    async def poll(self, thread_id: str, run_id: str) -> dict[str, Any]:
+        """A poll helper's GET: hold it until the run leaves queued/in_progress (or a few
+        seconds pass), so a run that finishes quickly costs one or two GETs."""
+        body = await self.get(thread_id, run_id)
+        deadline = time.monotonic() + long_poll_seconds()
+        while body["status"] in ("queued", "in_progress", "cancelling") and time.monotonic() < deadline:
+            changed = self._watch(run_id)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=min(0.5, max(0.01, deadline - time.monotonic())))
+            body = await self.get(thread_id, run_id)
+        return body
+
+    async def list_runs(self, thread_id: str, **paging: Any) -> dict[str, Any]:
+        await self.assistants.get_thread(thread_id)
+        return page(*await self.runs.list_runs(thread_id, **paging))
+
+    async def update(self, thread_id: str, run_id: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+        for _ in range(5):  # the worker may be writing the run at the same moment
+            body = await self.get(thread_id, run_id)
+            body["metadata"] = metadata or {}
+            if await self.runs.save(body, when=(body["status"],)):
+                return body
+            await asyncio.sleep(0.05)
+        return await self.get(thread_id, run_id)
+
+    async def get_step(self, thread_id: str, run_id: str, step_id: str, include: list[str] | None = None) -> dict[str, Any]:
+        await self.get(thread_id, run_id)
+        step = await self.runs.get_step(run_id, step_id)
+        if step is None:
+            raise not_found(f"No run step found with id '{step_id}'.", "step_id")
+        return _with_include(step, include)
+
+    async def list_steps(self, thread_id: str, run_id: str, include: list[str] | None = None, **paging: Any) -> dict[str, Any]:
+        await self.get(thread_id, run_id)
+        steps, more = await self.runs.list_steps(run_id, **paging)
+        return page([_with_include(s, include) for s in steps], more)
+
+    # -- ending -----------------------------------------------------------------------
+    async def settle(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        run: dict[str, Any] | None = None,
+        req: dict[str, Any] | None = None,
+        emitter: Emitter | None = None,
+        owner: str | None = None,
+        when: tuple[str, ...] | None = None,
+        last_error: dict[str, Any] | None = None,
+        incomplete_details: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move a run to `status` (terminal or requires_action), with its events; release the
+        worker's hold and, when terminal, the thread. From outside a worker (cancel, expiry,
+        recovery) open steps are ended too and events go out only once the write succeeded."""
+        live = emitter is not None
+        if run is None or req is None:
+            row = await self.runs.get_row(run_id)
+            if row is None:
+                return False
+            run, req = orjson.loads(row.body), orjson.loads(row.request)
+            if when is None:
+                when = (row.status,)
+        else:  # metadata may have been modified while the worker held its copy
+            stored = await self.runs.get(run_id)
+            if stored is not None:
+                run["metadata"] = stored["metadata"]
+        em = emitter or Emitter(self.hub, run_id, await self.runs.last_seq(run_id) + 1)
+        prior = em.take()  # already out live (a worker's own events)
+        em.hub = Held()  # type: ignore[assignment]  # the rest goes out once written
+        now = int(time.time())
+        steps_to_save = []
+        if status in TERMINAL and not live:
+            for step in await self.runs.run_steps(run_id):
+                if step["status"] == "in_progress":
+                    end = _STEP_END[status]
+                    step["status"] = end
+                    step[f"{end}_at"] = now
+                    if end == "failed":
+                        step["last_error"] = last_error
+                    steps_to_save.append(step)
+                    em.emit(f"thread.run.step.{end}", step)
+        run["status"] = status
+        if status in TERMINAL:
+            if status in _STAMP:
+                run[_STAMP[status]] = now
+            run["expires_at"] = None
+            run["required_action"] = None
+            if last_error:
+                run["last_error"] = last_error
+            if incomplete_details:
+                run["incomplete_details"] = incomplete_details
+        if status in TERMINAL or status == "requires_action":
+            used = req.get("used") or [0, 0]
+            run["usage"] = run_usage(int(used[0]), int(used[1]))
+        em.emit(f"thread.run.{status}", run)
+        events = em.take()
+        em.hub = self.hub
+        if not await self.runs.save(run, when=when, request=req, new_events=prior + events, owner=None, lease_until=None):
+            return False
+        for step in steps_to_save:
+            await self.runs.save_step(step)
+        for seq, name, data in events:
+            self.hub.publish(run_id, seq, name, data)
+        if status in TERMINAL:
+            await self.conversations.unlock(run["thread_id"], run_id)
+        self.changed(run_id)
+        return True
+
+    async def cancel(self, thread_id: str, run_id: str) -> dict[str, Any]:
+        body = await self.get(thread_id, run_id)
+        status = body["status"]
+        if status in TERMINAL:
+            raise invalid(f"Cannot cancel run with status '{status}'.", None, None)
+        if status == "cancelling":
+            return body
+        if status == "requires_action" or (status == "queued" and await self._unclaimed(run_id)):
+            if await self.settle(run_id, "cancelled", when=(status,)):
+                return await self.get(thread_id, run_id)
+        await self.runs.request_cancel(run_id)
+        task = self.worker.tasks.get(run_id)
+        if task is not None:
+            task.cancel()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            body = await self.get(thread_id, run_id)
+            if body["status"] in TERMINAL:
+                return body
+            await asyncio.sleep(0.05)
+        body["status"] = "cancelling"
+        return body
+
+    async def cancel_active(self, thread_id: str) -> None:
+        """Before a thread goes away, its active run is cancelled."""
+        run_id = await self.runs.active_run(thread_id)
+        if run_id:
+            with contextlib.suppress(APIError):
+                await self.cancel(thread_id, run_id)
+
+    async def _unclaimed(self, run_id: str) -> bool:
+        row = await self.runs.get_row(run_id)
+        return row is not None and row.owner is None
+
+    # -- tool outputs ---------------------------------------------------------------------
+    async def submit(self, thread_id: str, run_id: str, params: SubmitToolOutputs) -> int:
+        """Answer the run's function calls; it queues again. Returns the last event sequence
+        number before the submission (a stream carries on after it)."""
+        body = await self.get(thread_id, run_id)
+        if body["status"] != "requires_action":
+            raise invalid(f'Runs in status "{body["status"]}" do not accept tool outputs.', None, None)
+        row = await self.runs.get_row(run_id)
+        assert row is not None
+        req = orjson.loads(row.request)
+        calls = req.get("pending_calls") or []
+        expected = [c["call_id"] for c in calls]
+        given = {o.tool_call_id: o.output for o in params.tool_outputs}
+        unknown = [i for i in given if i not in expected]
+        if unknown:
+            raise invalid(f"Invalid tool_call_id: {unknown[0]}. This run is waiting for outputs of: {', '.join(expected)}.", "tool_outputs", "invalid_value")
+        missing = [i for i in expected if i not in given]
+        if missing:
+            raise invalid(f"Expected tool outputs for call_ids {expected}, got {list(given)}.", "tool_outputs", "invalid_value")
+        last = await self.runs.last_seq(run_id)
+        em = Emitter(self.hub, run_id, last + 1)
+        em.hub = Held()  # type: ignore[assignment]
+        now = int(time.time())
+        steps = [s for s in await self.runs.run_steps(run_id) if s["type"] == "tool_calls" and s["status"] == "in_progress"]
+        for step in steps:
+            for call in step["step_details"]["tool_calls"]:
+                if call.get("type") == "function" and call["id"] in given:
+                    call["function"]["output"] = given[call["id"]]
+            step["status"] = "completed"
+            step["completed_at"] = now
+            em.emit("thread.run.step.completed", step)
+        body["status"] = "queued"
+        body["required_action"] = None
+        em.emit("thread.run.queued", body)
+        req["pending_calls"] = []
+        events = em.take()
+        if not await self.runs.save(body, when=("requires_action",), request=req, new_events=events, owner=self.worker.owner, lease_until=time.time() + self.settings.lease_seconds):
+            raise invalid(f'Runs in status "{(await self.get(thread_id, run_id))["status"]}" do not accept tool outputs.', None, None)
+        for step in steps:
+            await self.runs.save_step(step)
+        items = [dict(c, status="completed") for c in calls]
+        items += [{"type": "function_call_output", "id": new_id("fco"), "call_id": cid, "output": given[cid], "status": "completed"} for cid in expected]
+        await self.conversations.append(thread_id, items)
+        for seq, name, data in events:
+            self.hub.publish(run_id, seq, name, data)
+        self.changed(run_id)
+        if self.worker.has_room():
+            self.worker.start(run_id)
+        else:
+            await self.runs.release(run_id, self.worker.owner)
+            self.worker.wake.set()
+        return last
+
+    # -- outputs into the thread --------------------------------------------------------
+    async def append_outputs(self, run: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        if not items:
+            return
+        await self.conversations.append(run["thread_id"], items)
+        fields = []
+        for item in items:
+            if item.get("type") == "message":
+                extra = {"incomplete_details": {"reason": "max_tokens"}} if item.get("status") == "incomplete" else {}
+                fields.append({"message_id": item["id"], "run_id": run["id"], "assistant_id": run["assistant_id"], "extra": extra})
+        await self.assistants.store.add_message_fields(run["thread_id"], fields)
+
+    # -- streaming ----------------------------------------------------------------------
+    def follow(self, run_id: str, after: int) -> AsyncIterator[bytes]:
+        return follow(self.runs, self.hub, run_id, after)
+
+
+def _with_include(step: dict[str, Any], include: list[str] | None) -> dict[str, Any]:
+    if include and "step_details.tool_calls[*].file_search.results[*].content" in include:
+        return step
+    if step.get("type") == "tool_calls":
+        for call in step["step_details"]["tool_calls"]:
+            if call.get("type") == "file_search":
+                for result in (call.get("file_search") or {}).get("results") or []:
+                    result.pop("content", None)
+    return step
+
+
+__all__ = ["RunService", "ACTIVE"]

@@ -1,0 +1,203 @@
+"""Persistence for runs (durable background jobs), their steps and their stream events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..store.db import is_sqlite
+from ..store.models import assistant_run_events, assistant_run_steps, assistant_runs
+from .paging import keyset_page
+from .store import dump
+
+ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
+TERMINAL = ("completed", "failed", "cancelled", "expired", "incomplete")
+
+runs = assistant_runs
+steps = assistant_run_steps
+events = assistant_run_events
+
+
+class RunStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sqlite = is_sqlite(engine)
+
+    # -- runs -------------------------------------------------------------------------
+    async def create(self, body: dict[str, Any], request: dict[str, Any], first_events: list[tuple[int, str, bytes]]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                runs.insert().values(
+                    id=body["id"],
+                    thread_id=body["thread_id"],
+                    created_at=body["created_at"],
+                    created_ns=time.time_ns(),
+                    status=body["status"],
+                    expires_at=body["expires_at"],
+                    body=dump(body),
+                    request=dump(request),
+                    owner=None,
+                    lease_until=None,
+                    cancel_requested=False,
+                    updated_at=time.time(),
+                )
+            )
+            await self._append(conn, body["id"], first_events)
+
+    async def get_row(self, run_id: str) -> sa.Row | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(runs).where(runs.c.id == run_id))).first()
+
+    async def get(self, run_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            data = (await conn.execute(sa.select(runs.c.body).where(runs.c.id == run_id))).scalar()
+        return orjson.loads(data) if data else None
+
+    async def save(
+        self,
+        body: dict[str, Any],
+        *,
+        when: tuple[str, ...] | None = None,
+        request: dict[str, Any] | None = None,
+        new_events: list[tuple[int, str, bytes]] | None = None,
+        **cols: Any,
+    ) -> bool:
+        """Write the run object (and optionally events) in one transaction. With `when`, only
+        if the stored status is one of those (a compare-and-set against racing writers)."""
+        where = runs.c.id == body["id"]
+        if when is not None:
+            where = where & runs.c.status.in_(when)
+        values: dict[str, Any] = {"status": body["status"], "expires_at": body.get("expires_at"), "body": dump(body), "updated_at": time.time(), **cols}
+        if request is not None:
+            values["request"] = dump(request)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(runs.update().where(where).values(**values))
+            if not result.rowcount:
+                return False
+            await self._append(conn, body["id"], new_events or [])
+        return True
+
+    async def list_runs(self, thread_id: str, **paging: Any) -> tuple[list[dict[str, Any]], bool]:
+        async with self.engine.connect() as conn:
+            rows, more = await keyset_page(conn, runs, runs.c.thread_id == thread_id, **paging)
+        return [orjson.loads(r.body) for r in rows], more
+
+    async def active_run(self, thread_id: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(sa.select(runs.c.id).where((runs.c.thread_id == thread_id) & runs.c.status.in_(ACTIVE)).limit(1))
+            ).scalar()
+
+    async def set_request(self, run_id: str, request: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(runs.update().where(runs.c.id == run_id).values(request=dump(request)))
+
+    # -- background work --------------------------------------------------------------
+    async def claim_queued(self, owner: str, lease_seconds: float) -> str | None:
+        now = time.time()
+        async with self.engine.begin() as conn:
+            pick = sa.select(runs.c.id).where((runs.c.status == "queued") & runs.c.owner.is_(None)).order_by(runs.c.created_ns).limit(1)
+            if not self.sqlite:
+                pick = pick.with_for_update(skip_locked=True)
+            run_id = (await conn.execute(pick)).scalar()
+            if run_id is None:
+                return None
+            result = await conn.execute(
+                runs.update()
+                .where((runs.c.id == run_id) & runs.c.owner.is_(None) & (runs.c.status == "queued"))
+                .values(owner=owner, lease_until=now + lease_seconds, updated_at=now)
+            )
+            return run_id if result.rowcount else None
+
+    async def claim(self, run_id: str, owner: str, lease_seconds: float) -> bool:
+        """Take one queued run (the process that created it runs it at once)."""
+        now = time.time()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                runs.update()
+                .where((runs.c.id == run_id) & runs.c.owner.is_(None) & (runs.c.status == "queued"))
+                .values(owner=owner, lease_until=now + lease_seconds, updated_at=now)
+            )
+        return bool(result.rowcount)
+
+    async def renew(self, owner: str, ids: list[str], lease_seconds: float) -> None:
+        if not ids:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(runs.update().where(runs.c.id.in_(ids) & (runs.c.owner == owner)).values(lease_until=time.time() + lease_seconds))
+
+    async def orphaned(self) -> list[sa.Row]:
+        c = runs.c
+        async with self.engine.connect() as conn:
+            return list(
+                await conn.execute(sa.select(c.id, c.status, c.owner).where(c.owner.is_not(None) & (c.lease_until < time.time())))
+            )
+
+    async def release(self, run_id: str, owner: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(runs.update().where((runs.c.id == run_id) & (runs.c.owner == owner)).values(owner=None, lease_until=None))
+        return bool(result.rowcount)
+
+    async def overdue(self, owner: str) -> list[str]:
+        """Active runs past expires_at that nobody else is executing."""
+        c = runs.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(c.id).where(c.status.in_(ACTIVE) & (c.expires_at < int(time.time())) & (c.owner.is_(None) | (c.owner == owner)))
+            )
+            return [r[0] for r in rows]
+
+    async def request_cancel(self, run_id: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(runs.update().where(runs.c.id == run_id).values(cancel_requested=True))
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            return bool((await conn.execute(sa.select(runs.c.cancel_requested).where(runs.c.id == run_id))).scalar())
+
+    # -- steps ------------------------------------------------------------------------
+    async def save_step(self, step: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(steps.update().where(steps.c.id == step["id"]).values(body=dump(step)))
+            if not result.rowcount:
+                await conn.execute(steps.insert().values(id=step["id"], run_id=step["run_id"], created_ns=time.time_ns(), body=dump(step)))
+
+    async def get_step(self, run_id: str, step_id: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            data = (await conn.execute(sa.select(steps.c.body).where((steps.c.id == step_id) & (steps.c.run_id == run_id)))).scalar()
+        return orjson.loads(data) if data else None
+
+    async def run_steps(self, run_id: str) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(steps.c.body).where(steps.c.run_id == run_id).order_by(steps.c.created_ns, steps.c.id))
+            return [orjson.loads(r[0]) for r in rows]
+
+    async def list_steps(self, run_id: str, **paging: Any) -> tuple[list[dict[str, Any]], bool]:
+        async with self.engine.connect() as conn:
+            rows, more = await keyset_page(conn, steps, steps.c.run_id == run_id, **paging)
+        return [orjson.loads(r.body) for r in rows], more
+
+    # -- events -----------------------------------------------------------------------
+    async def _append(self, conn: Any, run_id: str, batch: list[tuple[int, str, bytes]]) -> None:
+        if batch:
+            await conn.execute(events.insert(), [{"run_id": run_id, "seq": seq, "event": name, "data": data.decode()} for seq, name, data in batch])
+
+    async def append_events(self, run_id: str, batch: list[tuple[int, str, bytes]]) -> None:
+        if batch:
+            async with self.engine.begin() as conn:
+                await self._append(conn, run_id, batch)
+
+    async def read_events(self, run_id: str, after: int) -> list[tuple[int, str, str]]:
+        c = events.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(c.seq, c.event, c.data).where((c.run_id == run_id) & (c.seq > after)).order_by(c.seq))
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    async def last_seq(self, run_id: str) -> int:
+        async with self.engine.connect() as conn:
+            value = (await conn.execute(sa.select(sa.func.max(events.c.seq)).where(events.c.run_id == run_id))).scalar()
+        return -1 if value is None else int(value)

@@ -1,0 +1,295 @@
+"""Executing runs in the background: claim, run one model turn on the Responses engine,
+translate its events, settle the run; leases, orphans and expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from ..engine.params import CreateResponse
+from ..errors import APIError
+from ..ids import new_id
+from .hub import Emitter, Held, RunHub
+from .objects import engine_text_format, engine_tool_choice, engine_tools
+from .runstore import RunStore
+from .translate import Translator
+
+log = logging.getLogger("onward.assistants")
+
+
+def keep_last_messages(items: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """`truncation_strategy: last_messages`: the items from the n-th last message on."""
+    seen = 0
+    for i in range(len(items) - 1, -1, -1):
+        if items[i].get("type", "message") == "message":
+            seen += 1
+            if seen == n:
+                return items[i:]
+    return items
+
+
+class Incomplete(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class Worker:
+    def __init__(self, svc: Any) -> None:
+        self.svc = svc  # the RunService: stores, engine, settings
+        self.store: RunStore = svc.runs
+        self.hub: RunHub = svc.hub
+        self.owner = f"r_{new_id('w', 12)}"
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.expiring: set[str] = set()
+        self.stopping = False
+        self.wake = asyncio.Event()
+        self.loops: list[asyncio.Task] = []
+
+    # -- scheduling -------------------------------------------------------------------
+    def has_room(self) -> bool:
+        return len(self.tasks) < self.svc.settings.workers
+
+    def start(self, run_id: str) -> None:
+        self.hub.running.add(run_id)
+        self.hub.backlog[run_id] = []
+        task = asyncio.create_task(self._execute(run_id))
+        self.tasks[run_id] = task
+
+        def _done(_t: asyncio.Task) -> None:
+            self.tasks.pop(run_id, None)
+            self.hub.running.discard(run_id)
+            self.hub.backlog.pop(run_id, None)
+            self.hub.close(run_id)
+            self.expiring.discard(run_id)
+
+        task.add_done_callback(_done)
+
+    async def dispatch(self, run_id: str) -> None:
+        """A run just became queued: run it here if there is room, else let any worker claim it."""
+        if self.has_room() and await self.store.claim(run_id, self.owner, self.svc.settings.lease_seconds):
+            self.start(run_id)
+        else:
+            self.wake.set()
+
+    async def _claim_loop(self) -> None:
+        while True:
+            try:
+                while self.has_room():
+                    run_id = await self.store.claim_queued(self.owner, self.svc.settings.lease_seconds)
+                    if run_id is None:
+                        break
+                    self.start(run_id)
+            except Exception:
+                log.exception("claiming queued runs failed")
+            self.wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=1.0)
+
+    async def _upkeep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, max(0.2, self.svc.settings.lease_seconds / 3)))
+            try:
+                await self.store.renew(self.owner, list(self.tasks), self.svc.settings.lease_seconds)
+                await self.recover_orphans()
+                await self.expire_overdue()
+            except Exception:
+                log.exception("run upkeep failed")
+
+    async def recover_orphans(self) -> None:
+        for row in await self.store.orphaned():
+            if row.owner == self.owner and row.id in self.tasks:
+                continue
+            if row.status == "queued":
+                await self.store.release(row.id, row.owner)
+                self.wake.set()
+            elif row.status in ("in_progress", "cancelling"):
+                message = "The server process running this run stopped before it finished (restart or crash). Create a new run to retry."
+                await self.svc.settle(row.id, "failed", last_error={"code": "server_error", "message": message}, owner=row.owner)
+                log.warning("run %s was orphaned by worker %s; marked failed", row.id, row.owner)
+            else:
+                await self.store.release(row.id, row.owner)
+
+    async def expire_overdue(self) -> None:
+        for run_id in await self.store.overdue(self.owner):
+            task = self.tasks.get(run_id)
+            if task is not None:
+                self.expiring.add(run_id)
+                task.cancel()
+            else:
+                await self.svc.settle(run_id, "expired", when=("queued", "requires_action"))
+
+    async def start_loops(self) -> None:
+        await self.recover_orphans()
+        self.loops = [asyncio.create_task(self._claim_loop()), asyncio.create_task(self._upkeep_loop())]
+
+    async def stop(self) -> None:
+        self.stopping = True
+        for task in self.loops:
+            task.cancel()
+        for task in list(self.tasks.values()):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(list(self.tasks.values()), timeout=5)
+
+    # -- one execution ------------------------------------------------------------------
+    async def _execute(self, run_id: str) -> None:
+        row = await self.store.get_row(run_id)
+        if row is None or row.status != "queued":
+            return
+        run = orjson.loads(row.body)
+        req = orjson.loads(row.request)
+        em = Emitter(self.hub, run_id, await self.store.last_seq(run_id) + 1)
+        tr = Translator(run, em)
+        try:
+            if row.cancel_requested:
+                raise asyncio.CancelledError
+            run["status"] = "in_progress"
+            run["started_at"] = int(time.time())
+            hub, em.hub = em.hub, Held()  # type: ignore[assignment]
+            em.emit("thread.run.in_progress", run)
+            em.hub = hub
+            first = em.take()
+            if not await self.store.save(run, when=("queued",), new_events=first):
+                return  # cancelled or expired meanwhile
+            for seq, name, data in first:
+                hub.publish(run_id, seq, name, data)
+            self.svc.changed(run_id)
+            await self._turn(run, req, tr, em)
+        except asyncio.CancelledError:
+            if self.stopping:  # shutting down: the lease lapses and recovery ends the run
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.store.append_events(run_id, em.take()))
+                return
+            status = "expired" if run_id in self.expiring else "cancelled"
+            await asyncio.shield(self._end(run, req, tr, em, status))
+        except Incomplete as exc:
+            await self._end(run, req, tr, em, "incomplete", incomplete_details={"reason": exc.reason})
+        except APIError as exc:
+            await self._end(run, req, tr, em, "failed", last_error={"code": "invalid_prompt", "message": exc.message})
+        except Exception as exc:
+            log.exception("run %s crashed", run_id)
+            await self._end(run, req, tr, em, "failed", last_error={"code": "server_error", "message": f"Internal error: {type(exc).__name__}"})
+
+    def _params(self, run: dict[str, Any], req: dict[str, Any], history: list[dict[str, Any]], max_output: int | None) -> CreateResponse:
+        choice = run.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") == "code_interpreter":
+            raise APIError(400, "This run's tool_choice requires code_interpreter, which Onward does not run for Assistants runs yet. Remove it from tool_choice, or move this code path to the Responses API with a container.")
+        tools = engine_tools(run["tools"])
+        search = next((t for t in run["tools"] if t.get("type") == "file_search"), None)
+        if search is not None and req.get("vector_store_ids"):
+            fs = search.get("file_search") or {}
+            tool: dict[str, Any] = {"type": "file_search", "vector_store_ids": req["vector_store_ids"]}
+            if fs.get("max_num_results"):
+                tool["max_num_results"] = fs["max_num_results"]
+            if fs.get("ranking_options"):
+                tool["ranking_options"] = {"ranker": "auto", "score_threshold": float(fs["ranking_options"].get("score_threshold") or 0.0)}
+            tools.append(tool)
+        text_format = engine_text_format(run.get("response_format"))
+        tool_choice = engine_tool_choice(choice)
+        if isinstance(choice, dict) and choice.get("type") == "file_search":
+            tool_choice = {"type": "file_search"} if any(t["type"] == "file_search" for t in tools) else "auto"
+        body: dict[str, Any] = {
+            "model": req["model"],
+            "input": history[-1:],
+            "instructions": run.get("instructions") or None,
+            "tools": tools,
+            "tool_choice": tool_choice,
+            "parallel_tool_calls": run.get("parallel_tool_calls", True),
+            "temperature": run.get("temperature"),
+            "top_p": run.get("top_p"),
+            "max_output_tokens": max_output,
+            "truncation": "auto" if (run.get("truncation_strategy") or {}).get("type", "auto") == "auto" else "disabled",
+            "store": True,
+            "include": ["file_search_call.results"],
+        }
+        if text_format:
+            body["text"] = {"format": text_format}
+        if run.get("reasoning_effort") in ("none", "minimal", "low", "medium", "high", "xhigh"):
+            body["reasoning"] = {"effort": run["reasoning_effort"]}
+        return CreateResponse.model_validate(body)
+
+    async def _turn(self, run: dict[str, Any], req: dict[str, Any], tr: Translator, em: Emitter) -> None:
+        svc = self.svc
+        used_p, used_c = req.get("used", [0, 0])
+        history = await svc.conversations.all_items(run["thread_id"])
+        trunc = run.get("truncation_strategy") or {}
+        if trunc.get("type") == "last_messages" and trunc.get("last_messages"):
+            history = keep_last_messages(history, int(trunc["last_messages"]))
+        max_c = run.get("max_completion_tokens")
+        if max_c is not None and used_c >= max_c:
+            raise Incomplete("max_completion_tokens")
+        if not history:
+            raise APIError(400, f"Thread {run['thread_id']} has no messages to run on. Add a message first.")
+        await self._wait_for_files(req.get("vector_store_ids") or [])
+        prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None), history=history[:-1])
+        max_p = run.get("max_prompt_tokens")
+        if max_p is not None:
+            provider = svc.registry.models[prep.model].provider
+            remaining = max_p - used_p
+            while provider.count_tokens(prep.request) > remaining and len(prep.request.input) > 1 and trunc.get("type", "auto") == "auto":
+                kept = prep.request.input[1:]
+                while len(kept) > 1 and kept[0].get("type") == "function_call_output":
+                    kept = kept[1:]
+                prep.request.input = kept
+            if provider.count_tokens(prep.request) > remaining:
+                raise Incomplete("max_prompt_tokens")
+        last_flush = time.monotonic()
+        async with contextlib.aclosing(svc.responses.run_inline(prep)) as events:
+            async for event in events:
+                tr.feed(event)
+                if time.monotonic() - last_flush > 0.1:
+                    await self.store.append_events(run["id"], em.take())
+                    last_flush = time.monotonic()
+                    if await self.store.cancel_requested(run["id"]):
+                        raise asyncio.CancelledError
+        resp = tr.response or {}
+        usage = resp.get("usage") or {}
+        turn = (int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
+        req["used"] = [used_p + turn[0], used_c + turn[1]]
+        status = resp.get("status")
+        if status == "failed":
+            err = resp.get("error") or {}
+            code = "rate_limit_exceeded" if err.get("code") == "rate_limit_exceeded" else "server_error"
+            await self._end(run, req, tr, em, "failed", last_error={"code": code, "message": err.get("message") or "The model failed."}, usage=turn)
+            return
+        await svc.append_outputs(run, [i for i in resp.get("output", []) if i.get("type") != "function_call"])
+        if status == "incomplete":
+            await self._end(run, req, tr, em, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=turn)
+        elif tr.calls:
+            req["pending_calls"] = tr.calls
+            await self._end(run, req, tr, em, "requires_action", usage=turn)
+        else:
+            await self._end(run, req, tr, em, "completed", usage=turn)
+
+    async def _wait_for_files(self, vs_ids: list[str]) -> None:
+        """Like OpenAI's, a run searches only once its vector stores finished ingesting."""
+        vector_stores = self.svc.assistants.vector_stores
+        if vector_stores is None:
+            return
+        deadline = time.monotonic() + 120
+        for vs_id in vs_ids:
+            while time.monotonic() < deadline:
+                try:
+                    vs = await vector_stores.get(vs_id)
+                except APIError:
+                    break
+                if not vs["file_counts"]["in_progress"]:
+                    break
+                await asyncio.sleep(0.2)
+
+    async def _end(self, run: dict[str, Any], req: dict[str, Any], tr: Translator, em: Emitter, status: str, *, usage: tuple[int, int] | None = None, **fields: Any) -> None:
+        tr.finish(status, usage, fields.get("last_error"))
+        for step in {id(s): s for s in tr.dirty}.values():
+            await self.store.save_step(step)
+        tr.dirty.clear()
+        if status == "requires_action":
+            run["required_action"] = {
+                "type": "submit_tool_outputs",
+                "submit_tool_outputs": {"tool_calls": [{"id": c["call_id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in tr.calls]},
+            }
+        await self.svc.settle(run["id"], status, run=run, req=req, emitter=em, owner=self.owner, **fields)
