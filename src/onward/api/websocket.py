@@ -95,6 +95,7 @@ class Session:
     async def _turn(self, frame: str | bytes) -> None:
         stream_id: str | None = None
         previous: str | None = None
+        status, seq = None, -1
         try:
             body = parse_json(frame.encode() if isinstance(frame, str) else frame)
             if not isinstance(body, dict):
@@ -115,28 +116,22 @@ class Session:
             if history is not None:
                 _check_outputs(params.input, call_ids)
             prep = await self.svc.prepare(params, history=history)
-        except APIError as exc:
-            self._evict(previous)
-            await self._error(exc, stream_id)
-            return
-
-        status, seq = None, -1
-        try:
             if prep.background:
                 status = await self._follow(prep, stream_id)
             else:
                 async for event in self.svc.run_inline(prep):
                     await self._send(encode(event), stream_id)
                     seq = event.sequence_number  # type: ignore[attr-defined]
-                    if event.type in TERMINAL:  # type: ignore[attr-defined]
-                        status = event.response.status  # type: ignore[attr-defined]
+                    if event.type in TERMINAL:
+                        status = event.response["status"]
         except Gone:
             raise
-        except Exception as exc:  # a bug: tell the client, keep the socket
-            log.exception("websocket turn crashed")
-            self._evict(previous)
-            err = APIError(500, f"The server had an error while processing your request ({type(exc).__name__}).", code="server_error")
-            await self._error(err, stream_id, seq + 1 if seq >= 0 else None)
+        except Exception as exc:  # the client's mistake, or a bug: say so, keep the socket
+            if not isinstance(exc, APIError):
+                log.exception("websocket turn crashed")
+                exc = APIError(500, f"The server had an error while processing your request ({type(exc).__name__}).", code="server_error")
+            self._evict(previous)  # a failed continuation forgets what it continued
+            await self._error(exc, stream_id, seq + 1 if seq >= 0 else None)
             return
         if status in (None, "failed", "cancelled"):
             self._evict(previous)
@@ -166,9 +161,12 @@ class Session:
         if cached is not None:
             self.cache.move_to_end(previous)
             return cached.items, cached.call_ids
-        items = await self.svc.store.chain_items(previous)
-        body = await self.svc.store.get(previous) if items is not None else None
-        if items is None or body is None:
+        try:
+            body = await self.svc.get(previous)  # waits for a write still in flight
+        except APIError:
+            body = None
+        items = await self.svc.store.chain_items(previous) if body is not None else None
+        if body is None or items is None:
             raise APIError(400, f"Previous response with id '{previous}' not found.", param="previous_response_id", code="previous_response_not_found")
         return items, _call_ids(body.get("output") or [])
 
