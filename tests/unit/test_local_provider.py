@@ -292,3 +292,14 @@ async def test_concurrent_streams_take_turns(provider: LocalProvider) -> None:
     results = await asyncio.gather(*(collect(provider, r) for r in reqs))
     for events in results:
         assert finish(events).reason in ("stop", "length") and text_of(events)
+
+
+def test_degenerate_loops_are_detected():
+    from onward.providers.local import _looping
+
+    prompt = [7, 7, 7]
+    assert _looping(prompt + [1, 2, 3] * 5, len(prompt))
+    assert _looping(prompt + [4] * 15, len(prompt))
+    assert not _looping(prompt + [1, 2, 3] * 4, len(prompt))  # four times may be a table rule
+    assert not _looping(prompt + list(range(40)), len(prompt))
+    assert not _looping([1, 2, 3] * 10 + [5], 0)  # only the end of the answer counts

@@ -401,6 +401,23 @@ class _Generation:
                 if len(self.tokens) >= self.limit:
                     self.reason = "length"
                     return
+                if grammar is None and (len(self.tokens) - self.prompt_len) % 8 == 0 and _looping(self.tokens, self.prompt_len):
+                    return  # a degenerate loop: end the turn as the model should have
+
+
+def _looping(tokens: list[int], start: int, times: int = 5, longest: int = 48) -> bool:
+    """True when the answer ends with one block of tokens repeated `times` times in a row (a table rule such as "| --- " may repeat; five blocks in a row of three tokens or more is a loop).
+
+    A tiny model sometimes cycles forever ("1, 2, 3, 1, 2, 3, …"); left alone it holds the
+    one model lock until the output cap. Real answers rarely repeat a block five times."""
+    answer = tokens[start:]
+    for period in range(3, longest + 1):
+        if period * times > len(answer):
+            break
+        block = answer[-period:]
+        if all(answer[-period * (k + 1) : len(answer) - period * k] == block for k in range(1, times)):
+            return True
+    return False
 
 
 class _JsonEnd:
