@@ -3,7 +3,7 @@
 The bytes sit behind a tiny `Blobs` interface (put_stream / open / delete). `LocalBlobs` keeps
 one file per key in a directory and writes it atomically (a temp file in the same directory,
 fsynced, then renamed), so a reader never sees half a file and a failed upload leaves nothing.
-An S3-compatible implementation can slot in later behind the same three calls.
+`S3Blobs` (blobs_s3.py) keeps them in an S3-compatible bucket instead (ONWARD_S3_BUCKET).
 """
 
 from __future__ import annotations
@@ -185,6 +185,16 @@ class FileStore:
         self.engine = engine
         self.root = Path(root)
         self.blobs: Blobs = blobs if blobs is not None else LocalBlobs(self.root)
+
+    @classmethod
+    async def from_env(cls, engine: AsyncEngine, root: Path) -> FileStore:
+        """Bytes in the S3-compatible bucket ONWARD_S3_BUCKET names (checked reachable), else
+        in the directory `root`."""
+        if not os.environ.get("ONWARD_S3_BUCKET"):
+            return cls(engine, root)
+        from .blobs_s3 import S3Blobs
+
+        return cls(engine, root, await S3Blobs.from_env())
 
     # -- bytes -------------------------------------------------------------------------------
 
