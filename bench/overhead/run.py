@@ -514,7 +514,10 @@ def render(console: Console, results: dict[int, dict[str, dict[str, Any]]], vs: 
     cpu = [r["onward_cpu_ms_per_req"] for rows in results.values() for r in rows.values() if r["onward_cpu_ms_per_req"] is not None]
     if cpu:
         ok = max(cpu) < LITELLM_CPU_MS
-        verdicts.append(f"Onward CPU per request: {'PASS' if ok else 'FAIL'} (peer: LiteLLM ~{LITELLM_CPU_MS:g} ms) - {min(cpu):.2f} to {max(cpu):.2f} ms")
+        verdicts.append(
+            f"Onward CPU per request: {'PASS' if ok else 'FAIL'} (peer: LiteLLM ~{LITELLM_CPU_MS:g} ms) - {min(cpu):.2f} to {max(cpu):.2f} ms "
+            f"(so at most ~{1000 / max(cpu):.0f}-{1000 / min(cpu):.0f} req/s per core, client aside)"
+        )
     for line in verdicts:
         console.print(f"[bold]VERDICT[/] {_good('PASS' in line, line)}")
     up = [r["upstream_cpu_us_per_req"] for rows in results.values() for r in rows.values() if r["upstream_cpu_us_per_req"] is not None]
@@ -528,6 +531,9 @@ def render(console: Console, results: dict[int, dict[str, dict[str, Any]]], vs: 
 
 
 # -- optional profile -----------------------------------------------------------------------
+PROFILE_RATE = 400  # samples per second
+
+
 async def profile(servers: Servers, vs: list[Variant], out_dir: Path, n: int, concurrency: int, say) -> dict[str, Any]:
     """Sample the Onward process with py-spy while it serves `n` requests of each Onward variant."""
     spy = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
@@ -542,7 +548,10 @@ async def profile(servers: Servers, vs: list[Variant], out_dir: Path, n: int, co
                 continue
             raw = out_dir / f"{v.key}-c{concurrency}.txt"
             proc = await asyncio.create_subprocess_exec(
-                spy, "record", "--pid", str(servers.onward.pid), "--rate", "1000", "--format", "raw", "--output", str(raw),
+                # --gil: only the thread holding the GIL is sampled, i.e. Python work. Without it,
+                # threads blocked inside C (aiosqlite workers waiting on their queue, SQLite's
+                # busy-handler sleeps, uvloop's epoll) count as busy and drown the picture.
+                spy, "record", "--pid", str(servers.onward.pid), "--rate", str(PROFILE_RATE), "--gil", "--format", "raw", "--output", str(raw),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             )
             await asyncio.sleep(1.0)  # let py-spy attach
@@ -552,7 +561,7 @@ async def profile(servers: Servers, vs: list[Variant], out_dir: Path, n: int, co
             if not raw.exists():
                 say(f"[yellow]py-spy produced nothing for {v.key}: {err.decode()[-500:]}[/]")
                 continue
-            found[v.key] = {"raw": str(raw), "requests": len(batch.samples), **top_frames(raw)}
+            found[v.key] = {"raw": str(raw), "requests": len(batch.samples), "rate": PROFILE_RATE, **top_frames(raw)}
             say(f"profile {v.key} at concurrency {concurrency}: {raw}")
     finally:
         for cl in clients:
@@ -560,27 +569,55 @@ async def profile(servers: Servers, vs: list[Variant], out_dir: Path, n: int, co
     return found
 
 
+# Where a sample's time goes: the first rule (in this order) that matches a frame of its stack.
+BUCKETS = [
+    # SQLAlchemy runs its sync core in a greenlet whose stack does not show the caller.
+    ("store: SQLAlchemy + aiosqlite", ("_persist_new (", "ResponseStore.", "sqlalchemy/", "aiosqlite/")),
+    ("upstream call: httpx/httpcore/anyio + SSE parse", ("Upstream.stream (", "iter_sse (", "_ChatStream.")),
+    ("response events: pydantic models + JSON", ("ResponseBuilder.", "encode (onward/engine/events", "model_dump", "model_validate", "BaseModel.__init__")),
+    ("request: parse, validate, prepare", ("ResponsesService.prepare (", "validate (onward/api", "parse_json (", "Request.body (")),
+    ("reply send: starlette + uvicorn", ("StreamingResponse.", "RequestResponseCycle.send (", "Response.__call__ (")),
+    ("framework: fastapi/starlette routing, middleware", ("fastapi/", "starlette/")),
+    ("HTTP server: uvicorn/httptools", ("httptools_impl.py",)),
+    ("event loop (uvloop, C)", ("Runner.run (",)),
+]
+
+
+def bucket_of(frames: list[str]) -> str:
+    if not frames:
+        return "no Python frame (C code holding the GIL)"
+    for name, marks in BUCKETS:
+        if any(m in f for f in frames for m in marks):
+            return name
+    return "other"
+
+
 def top_frames(raw: Path, k: int = 30) -> dict[str, Any]:
     """Self and inclusive sample counts per frame, from py-spy's collapsed stacks."""
     self_c: Counter = Counter()
     incl: Counter = Counter()
     pkgs: Counter = Counter()
+    buckets: Counter = Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         c = int(count)
-        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+        total += c
+        buckets[bucket_of(frames)] += c
         if not frames:
             continue
-        total += c
         self_c[frames[-1]] += c
         for f in set(frames):
             incl[f] += c
         pkgs[_package_of(frames[-1])] += c
+    own = [(f, c) for f, c in incl.most_common() if "(onward/" in f and "(onward/cli.py" not in f][:k]
     return {
         "samples": total,
+        "onward_inclusive": own,
+        "buckets": buckets.most_common(),
         "self": self_c.most_common(k),
         "inclusive": incl.most_common(k * 3),
         "by_package": pkgs.most_common(20),
@@ -596,10 +633,26 @@ def _package_of(frame: str) -> str:
 def render_profile(console: Console, prof: dict[str, Any]) -> None:
     for key, p in prof.items():
         total = max(1, p["samples"])
+        per_req = 1e3 / p.get("rate", PROFILE_RATE) / max(1, p["requests"])  # ms of GIL time per sample per request
+        t = Table(
+            title=f"py-spy {key}: where the GIL time goes ({total * per_req:.2f} ms of GIL-held wall time per request while sampled)",
+            title_justify="left",
+        )
+        t.add_column("share", justify="right")
+        t.add_column("bucket")
+        for name, c in p.get("buckets", []):
+            t.add_row(f"{100 * c / total:.0f}%", name)
+        console.print(t)
         t = Table(title=f"py-spy {key}: {p['samples']} samples over {p['requests']} requests - top self time", title_justify="left")
         t.add_column("self %", justify="right")
         t.add_column("function (file:line)")
         for f, c in p["self"][:15]:
+            t.add_row(f"{100 * c / total:.1f}", f)
+        console.print(t)
+        t = Table(title=f"py-spy {key}: Onward's own functions - inclusive time", title_justify="left")
+        t.add_column("incl %", justify="right")
+        t.add_column("function (file:line)")
+        for f, c in p.get("onward_inclusive", [])[:15]:
             t.add_row(f"{100 * c / total:.1f}", f)
         console.print(t)
         console.print("  by package: " + ", ".join(f"{m} {100 * c / total:.0f}%" for m, c in p["by_package"][:10]))
