@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,8 @@ from ..store.conversations import ConversationStore
 from ..store.responses import TERMINAL, ResponseStore
 from ..tools import file_search
 from . import context
-from .events import ResponseBuilder, encode, response_error, usage_dict
+from .background import BackgroundRunner
+from .events import ResponseBuilder, usage_dict
 from .hub import Hub
 from .loop import Hosted, run_model
 from .params import CompactRequest, CreateResponse
@@ -44,9 +44,11 @@ class Prepared:
     conversation_id: str | None = None
     hosted: dict[str, Any] | None = None  # {"file_search": tool, "include_results": bool, "upfront": bool}
 
+    def saved(self) -> dict[str, Any]:
+        """What a stored response keeps to run (again) without its request: model and input."""
+        return {"model": self.model, "request": dict(self.request.__dict__), "hosted": self.hosted}
 
-def _request_dict(request: ModelRequest) -> dict[str, Any]:
-    return dict(request.__dict__)
+
 
 
 class ResponsesService:
@@ -57,11 +59,8 @@ class ResponsesService:
         self.vector_stores: Any = None  # set by the app: runs file_search
         self.registry = registry
         self.hub = Hub()
-        self.owner = f"w_{uuid.uuid4().hex[:12]}"
-        self._tasks: dict[str, asyncio.Task] = {}
+        self.background = BackgroundRunner(self)
         self._pending: dict[str, asyncio.Task] = {}  # inline responses whose write is in flight
-        self._wake = asyncio.Event()
-        self._loops: list[asyncio.Task] = []
 
     # -- preparing --------------------------------------------------------------------
     def _model(self, name: str | None):
@@ -243,7 +242,7 @@ class ResponsesService:
             await self._save(prep, body)
 
     async def _save(self, prep: Prepared, body: dict[str, Any]) -> None:
-        await self.store.save_new(body, {"model": prep.model, "request": _request_dict(prep.request), "hosted": prep.hosted}, prep.input_items, body["output"])
+        await self.store.save_new(body, prep.saved(), prep.input_items, body["output"])
 
     async def _settled(self, response_id: str | None) -> None:
         task = self._pending.get(response_id) if response_id else None
@@ -270,160 +269,17 @@ class ResponsesService:
         assert final is not None
         return final
 
-    # -- background runs --------------------------------------------------------------
+    # -- background runs (engine/background.py) -------------------------------------------
     async def enqueue(self, prep: Prepared) -> list[tuple[int, bytes, str]]:
-        """Store a queued response with its first events; start it here if there is room."""
-        builder = ResponseBuilder(prep.body)
-        first = [builder.lifecycle("response.created"), builder.lifecycle("response.queued")]
-        frames = [(i, encode(e), e.type) for i, e in enumerate(first)]  # type: ignore[attr-defined]
-        local = len(self._tasks) < self.settings.workers
-        await self.store.create(
-            prep.body,
-            {"model": prep.model, "request": _request_dict(prep.request), "hosted": prep.hosted},
-            prep.input_items,
-            owner=self.owner if local else None,
-            lease_until=time.time() + self.settings.lease_seconds if local else None,
-        )
-        await self.store.append_events(prep.body["id"], [(seq, data) for seq, data, _ in frames])
-        if local:
-            self._start(prep.body["id"])
-        else:
-            self._wake.set()
-        return frames
-
-    def _start(self, response_id: str) -> None:
-        self.hub.running.add(response_id)
-        task = asyncio.create_task(self._execute(response_id))
-        self._tasks[response_id] = task
-
-        def _done(_task: asyncio.Task) -> None:
-            self._tasks.pop(response_id, None)
-            self.hub.running.discard(response_id)
-
-        task.add_done_callback(_done)
-
-    async def _execute(self, response_id: str) -> None:
-        row = await self.store.get_row(response_id)
-        if row is None:
-            return
-        body = orjson.loads(row.body)
-        saved = orjson.loads(row.request)
-        events = await self.store.read_events(response_id, -1)
-        builder = ResponseBuilder(body, sequence_start=(events[-1][0] + 1) if events else 0)
-        pending: list[tuple[int, bytes]] = []
-        last_flush = time.monotonic()
-
-        def emit(event: BaseModel) -> None:
-            data = encode(event)
-            seq = event.sequence_number  # type: ignore[attr-defined]
-            pending.append((seq, data))
-            self.hub.publish(response_id, seq, data)
-
-        try:
-            if row.cancel_requested:
-                raise asyncio.CancelledError
-            model = self.registry.models.get(saved["model"])
-            if model is None:
-                raise ProviderError(f"The model '{saved['model']}' is no longer configured on this server.", code="model_not_found")
-            request = ModelRequest(**saved["request"])
-            builder.set_status("in_progress")
-            await self.store.save_body(body)
-            emit(builder.lifecycle("response.in_progress"))
-            async for event in run_model(builder, model.provider, request, self._hosted(saved.get("hosted"))):
-                emit(event)
-                if time.monotonic() - last_flush > 0.1:  # batch writes; also notice remote cancels
-                    await self.store.append_events(response_id, pending)
-                    pending.clear()
-                    last_flush = time.monotonic()
-                    if await self.store.cancel_requested(response_id):
-                        raise asyncio.CancelledError
-        except asyncio.CancelledError:
-            builder.close_all("incomplete")
-            builder.set_status("cancelled")
-        except ProviderError as exc:
-            builder.close_all("incomplete")
-            builder.set_status("failed", error=response_error(exc.code, exc.message))
-            emit(builder.lifecycle("response.failed"))
-        except Exception as exc:  # a bug: still end the response cleanly, and say so in the log
-            log.exception("background response %s crashed", response_id)
-            builder.close_all("incomplete")
-            builder.set_status("failed", error=response_error("server_error", f"Internal error: {type(exc).__name__}"))
-            emit(builder.lifecycle("response.failed"))
-        finally:
-            await asyncio.shield(self._finish_background(response_id, builder, pending))
-
-    async def _finish_background(self, response_id: str, builder: ResponseBuilder, pending: list[tuple[int, bytes]]) -> None:
-        await self.store.append_events(response_id, pending)
-        await self.store.finish(builder.body, builder.body["output"])
-        conv = builder.body.get("conversation")
-        if conv:
-            input_items, _ = await self.store.list_input_items(response_id, limit=100000, order="asc", after=None)
-            await self._settle_conversation(conv["id"], builder.body, input_items)
-        self.hub.close(response_id)
-
-    async def _claim_loop(self) -> None:
-        while True:
-            try:
-                while len(self._tasks) < self.settings.workers:
-                    response_id = await self.store.claim_queued(self.owner, self.settings.lease_seconds)
-                    if response_id is None:
-                        break
-                    self._start(response_id)
-            except Exception:
-                log.exception("claiming queued responses failed")
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-
-    async def _lease_loop(self) -> None:
-        """Renew our leases; end or requeue jobs whose worker died (a crash, a kill)."""
-        while True:
-            await asyncio.sleep(max(0.2, self.settings.lease_seconds / 3))
-            try:
-                await self.store.renew_leases(self.owner, list(self._tasks), self.settings.lease_seconds)
-                await self.recover_orphans()
-            except Exception:
-                log.exception("lease upkeep failed")
-
-    async def recover_orphans(self) -> None:
-        for row in await self.store.orphaned():
-            if row.owner == self.owner and row.id in self._tasks:
-                continue
-            if row.status == "queued":
-                await self.store.release(row.id, row.owner)  # never started: run it again
-                self._wake.set()
-                continue
-            if not await self.store.release(row.id, row.owner):
-                continue
-            body = await self.store.get(row.id)
-            if body is None:
-                continue
-            events = await self.store.read_events(row.id, -1)
-            builder = ResponseBuilder(body, sequence_start=(events[-1][0] + 1) if events else 0)
-            builder.close_all("incomplete")
-            for item in body["output"]:
-                if item.get("status") == "in_progress":
-                    item["status"] = "incomplete"
-            message = "The server process running this response stopped before it finished (restart or crash). Retry the request."
-            builder.set_status("failed", error={"code": "server_error", "message": message})
-            event = builder.lifecycle("response.failed")
-            await self.store.append_events(row.id, [(event.sequence_number, encode(event))])  # type: ignore[attr-defined]
-            await self.store.finish(builder.body, [])
-            log.warning("response %s was orphaned by worker %s; marked failed", row.id, row.owner)
+        return await self.background.enqueue(prep)
 
     async def start(self) -> None:
-        await self.recover_orphans()
-        self._loops = [asyncio.create_task(self._claim_loop()), asyncio.create_task(self._lease_loop())]
+        await self.background.start()
 
     async def stop(self) -> None:
         if self._pending:
             await asyncio.wait(list(self._pending.values()), timeout=10)
-        for task in self._loops:
-            task.cancel()
-        for task in list(self._tasks.values()):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks.values()), timeout=5)
+        await self.background.stop()
 
     # -- reading ----------------------------------------------------------------------
     async def get(self, response_id: str) -> dict[str, Any]:
@@ -435,7 +291,7 @@ class ResponsesService:
 
     async def delete(self, response_id: str) -> dict[str, Any]:
         await self._settled(response_id)
-        task = self._tasks.get(response_id)
+        task = self.background.tasks.get(response_id)
         if task:
             task.cancel()
         if not await self.store.delete(response_id):
@@ -454,7 +310,7 @@ class ResponsesService:
         if row.status in TERMINAL:
             raise invalid(f"Cannot cancel a response with status '{row.status}'.", "response_id")
         await self.store.request_cancel(response_id)
-        task = self._tasks.get(response_id)
+        task = self.background.tasks.get(response_id)
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
