@@ -2,7 +2,7 @@
 queries on each database.
 
 Keyword search is always on. SQLite: an external-content FTS5 table (porter stemming) ranked
-by bm25(). PostgreSQL: `to_tsvector('english', text)` with a GIN index, matched by
+by bm25(). PostgreSQL: a stored `to_tsvector('english', text)` column with a GIN index, matched by
 `websearch_to_tsquery` and ranked by `ts_rank_cd`. Query words are OR-ed (a question rarely
 has every word in one chunk) after dropping stop words, so ranking does the work.
 """
@@ -78,7 +78,7 @@ def keyword_select(dialect: str, terms: list[str], where: Any, limit: int) -> An
             .order_by(bm25, C.id)
             .limit(limit)
         )
-    tsv = sa.func.to_tsvector(_ENGLISH, C.text)
+    tsv = sa.literal_column("vector_store_chunks.tsv")  # stored, GIN-indexed (migration 0005)
     tsq = sa.func.websearch_to_tsquery(_ENGLISH, websearch_query(terms))
     rank = sa.func.ts_rank_cd(tsv, tsq)
     return (
