@@ -207,8 +207,29 @@ def fit_context(provider: Provider, request: ModelRequest, truncation: str) -> M
             param="input",
             code="context_length_exceeded",
         )
+    # Binary search the fewest dropped items that fit. Counting is linear in what is kept, so
+    # first bracket the answer with a size estimate: a 100k-item history then costs a few
+    # counts of window-sized requests, not log(n) counts of half the history.
     items = request.input
-    lo, hi = 1, len(items)  # binary search the fewest dropped items that fit
+    sizes = [len(orjson.dumps(item)) for item in items]
+    per_char = tokens / max(1, sum(sizes))
+    kept = sum(sizes)
+    lo = hi = 0
+    for k, size in enumerate(sizes, 1):
+        kept -= size
+        if not lo and kept * per_char < window * 1.5:
+            lo = k
+        if kept * per_char < window * 0.5:
+            hi = k
+            break
+    lo, hi = max(1, lo), hi or len(items)
+    best = _search(provider, request, lo, hi, window) or _search(provider, request, hi + 1, len(items), window)
+    if best is None or not best.input:
+        raise APIError(400, "The last input item alone exceeds the context window of this model.", param="input", code="context_length_exceeded")
+    return best
+
+
+def _search(provider: Provider, request: ModelRequest, lo: int, hi: int, window: int) -> ModelRequest | None:
     best = None
     while lo <= hi:
         mid = (lo + hi) // 2
@@ -217,8 +238,6 @@ def fit_context(provider: Provider, request: ModelRequest, truncation: str) -> M
             best, hi = trial, mid - 1
         else:
             lo = mid + 1
-    if best is None or not best.input:
-        raise APIError(400, "The last input item alone exceeds the context window of this model.", param="input", code="context_length_exceeded")
     return best
 
 
