@@ -275,9 +275,12 @@ def test_truncation(server):
     with pytest.raises(openai.BadRequestError) as err:
         client.responses.create(model="smollm2", input=big)
     assert err.value.code == "context_length_exceeded"
-    items = [{"role": "user", "content": "old " * 3000} for _ in range(4)] + [{"role": "user", "content": "Say hi."}]
-    resp = client.responses.create(model="smollm2", input=items, truncation="auto", max_output_tokens=8)
+    items = [{"role": "user", "content": f"old message {i}: " + "old " * 300} for i in range(6)] + [{"role": "user", "content": "Say hi."}]
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(model="smollm2-1k", input=items, max_output_tokens=8)
+    resp = client.responses.create(model="smollm2-1k", input=items, truncation="auto", max_output_tokens=8)
     assert resp.status in ("completed", "incomplete")
+    assert 300 < resp.usage.input_tokens < 1024  # the oldest items were dropped, the rest kept
 
 
 @pytest.mark.parametrize(
