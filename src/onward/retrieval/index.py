@@ -78,7 +78,7 @@ def keyword_select(dialect: str, terms: list[str], where: Any, limit: int) -> An
             .order_by(bm25, C.id)
             .limit(limit)
         )
-    tsv = sa.literal_column("vector_store_chunks.tsv")  # stored, GIN-indexed (migration 0005)
+    tsv: Any = sa.literal_column("vector_store_chunks.tsv")  # stored, GIN-indexed (migration 0005)
     tsq = sa.func.websearch_to_tsquery(_ENGLISH, websearch_query(terms))
     rank = sa.func.ts_rank_cd(tsv, tsq)
     return (
