@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,9 @@ import httpx
 from openai import OpenAI
 from rich.console import Console
 from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/, for common
+import common  # noqa: E402
 
 SCRIPT = """
 default = "scripted"
@@ -45,12 +47,6 @@ script = [
 ]
 """
 WEATHER = {"name": "get_weather", "description": "Weather in a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Counting:
@@ -81,7 +77,7 @@ def main() -> None:
     console = Console()
     tmp = Path(tempfile.mkdtemp(prefix="onward-bench-asst-"))
     (tmp / "models.toml").write_text(SCRIPT)
-    port = free_port()
+    port = common.free_port()
     env = {**os.environ, "ONWARD_DATA_DIR": str(tmp)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "onward.cli", "serve", "--port", str(port), "--models", str(tmp / "models.toml"), "--db", f"sqlite:///{tmp / 'o.db'}"],

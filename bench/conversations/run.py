@@ -28,30 +28,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
-import platform
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
-VENV_BIN = Path(sys.executable).parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/, for common
+import common  # noqa: E402
+
 AIM_RATIO = 1.5  # a big conversation's page may cost at most this much more than a small one's
 WORDS = (
     "the a of and to in is it that for on with as was at by this be from or an are have not they which one you were all we "
@@ -61,109 +56,16 @@ WORDS = (
 ).split()
 
 
-# -- CPU clock of another process ------------------------------------------------------------
-class ProcClock:
-    """CPU seconds used so far by a process (all threads), from the kernel's per-process CPU
-    clock; falls back to utime+stime from /proc (10 ms ticks)."""
-
-    _libc: Any = None
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.clock: int | None = None
-        try:
-            if ProcClock._libc is None:
-                ProcClock._libc = ctypes.CDLL(None, use_errno=True)
-            cid = ctypes.c_int()
-            if ProcClock._libc.clock_getcpuclockid(pid, ctypes.byref(cid)) == 0:
-                time.clock_gettime(cid.value)
-                self.clock = cid.value
-        except (OSError, AttributeError, ValueError):
-            self.clock = None
-
-    def __call__(self) -> float:
-        if self.clock is not None:
-            with contextlib.suppress(OSError):
-                return time.clock_gettime(self.clock)
-        with open(f"/proc/{self.pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100); NaN if empty."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
-    return s[k]
-
-
 # -- database and server -----------------------------------------------------------------------
-def psql(pg_url: str, sql: str) -> None:
-    u = urlsplit(pg_url)
-    cmd = ["psql", "-h", u.hostname or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
-    env = dict(os.environ, PGPASSWORD=u.password) if u.password else None
-    subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen
-    port: int
-    log: Path
-    clock: ProcClock | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-def start_server(onward: str, tmp: Path, db_url: str) -> Server:
+def start_server(onward: str, tmp: Path, db_url: str) -> common.Server:
     models = tmp / "models.toml"
     models.write_text('default = "scripted"\n[models.scripted]\nprovider = "scripted"\nscript = [{ text = "Noted, thank you." }]\n')
-    port = free_port()
-    log = tmp / "onward.log"
-    env = dict(os.environ, ONWARD_DATA_DIR=str(tmp / "data"))
-    for key in ("ONWARD_API_KEYS", "ONWARD_EMBEDDINGS", "ONWARD_DATABASE_URL"):
-        env.pop(key, None)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [onward, "serve", "--port", str(port), "--models", str(models), "--db", db_url, "--log-level", "warning"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp,
-        )
-    server = Server(proc, port, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"onward exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(server.url + "/health", timeout=1).status_code == 200:
-                server.clock = ProcClock(proc.pid)
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    stop_server(server)
-    raise SystemExit(f"onward did not become healthy in 60 s:\n{log.read_text()[-3000:]}")
+    return common.start_onward(onward, tmp, models, db_url, tmp / "onward.log", drop_env=("ONWARD_API_KEYS", "ONWARD_EMBEDDINGS", "ONWARD_DATABASE_URL"))
 
 
-def stop_server(server: Server | None) -> None:
-    if server is None:
-        return
-    if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGTERM)
-    try:
-        server.proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
+def stop_server(server: common.Server | None) -> None:
+    if server is not None:
+        common.stop_procs([server.proc])
 
 
 # -- building the conversations ----------------------------------------------------------------
@@ -208,7 +110,7 @@ async def build_direct(db_url: str, sizes: dict[str, int], batch: int, say) -> d
     return ids
 
 
-async def build_api(server: Server, sizes: dict[str, int], concurrency: int, say) -> dict[str, str]:
+async def build_api(server: common.Server, sizes: dict[str, int], concurrency: int, say) -> dict[str, str]:
     """POST /v1/conversations, then POST …/items, 20 items a request, `concurrency` at a time."""
     rng = random.Random(5)
     ids = {}
@@ -282,7 +184,7 @@ async def cells(db_url: str, ids: dict[str, str], sizes: dict[str, int]) -> dict
     return out
 
 
-async def measure(server: Server, plan: dict[tuple[str, str, str], dict[str, Any]], requests: int, warmup: int, say) -> dict[tuple[str, str, str], dict[str, Any]]:
+async def measure(server: common.Server, plan: dict[tuple[str, str, str], dict[str, Any]], requests: int, warmup: int, say) -> dict[tuple[str, str, str], dict[str, Any]]:
     assert server.clock is not None
     results: dict[tuple[str, str, str], dict[str, Any]] = {}
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
@@ -322,14 +224,14 @@ async def measure(server: Server, plan: dict[tuple[str, str, str], dict[str, Any
                 for key in pair:
                     t = times[key]
                     results[key] = {
-                        "n": len(t), "p50_ms": pct(t, 50) * 1e3, "p99_ms": pct(t, 99) * 1e3, "mean_ms": statistics.fmean(t) * 1e3,
+                        "n": len(t), "p50_ms": common.pct(t, 50) * 1e3, "p99_ms": common.pct(t, 99) * 1e3, "mean_ms": statistics.fmean(t) * 1e3,
                         "cpu_ms": cpus[key] / len(t) * 1e3, "errors": len(errors[key]), "error_sample": errors[key][:1],
                     }
                 say(f"{order} {page}: small p50 {results[pair[0]]['p50_ms']:.2f} ms, big p50 {results[pair[1]]['p50_ms']:.2f} ms")
     return results
 
 
-async def responses(server: Server, ids: dict[str, str], sizes: dict[str, int], n: int, say) -> dict[str, Any]:
+async def responses(server: common.Server, ids: dict[str, str], sizes: dict[str, int], n: int, say) -> dict[str, Any]:
     """POST /v1/responses with conversation=, n times per conversation (sequential)."""
     assert server.clock is not None
     out: dict[str, Any] = {}
@@ -346,7 +248,7 @@ async def responses(server: Server, ids: dict[str, str], sizes: dict[str, int], 
                 cpu += server.clock() - c0
                 if r.status_code != 200 or r.json().get("status") != "completed":
                     errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
-            out[name] = {"items": sizes[name], "n": n, "p50_ms": pct(times, 50) * 1e3, "max_ms": max(times) * 1e3, "cpu_ms": cpu / n * 1e3, "errors": len(errors), "error_sample": errors[:1]}
+            out[name] = {"items": sizes[name], "n": n, "p50_ms": common.pct(times, 50) * 1e3, "max_ms": max(times) * 1e3, "cpu_ms": cpu / n * 1e3, "errors": len(errors), "error_sample": errors[:1]}
             say(f"responses.create on {name}: p50 {out[name]['p50_ms']:.0f} ms")
     return out
 
@@ -373,7 +275,7 @@ def render(console: Console, out: dict[str, Any]) -> list[str]:
             how = {"first": "first (no cursor)", "middle": "middle (after = middle item)", "last": "last (after = 21st from the end)"}[page]
             t.add_row(
                 order, how, f"{s['p50_ms']:.2f}", f"{s['p99_ms']:.2f}", f"{b['p50_ms']:.2f}", f"{b['p99_ms']:.2f}",
-                f"[{'green' if r50 <= AIM_RATIO else 'red'}]{r50:.2f}x[/]", f"{r99:.2f}x", f"{s['cpu_ms']:.2f}", f"{b['cpu_ms']:.2f}",
+                common.good(r50 <= AIM_RATIO, f"{r50:.2f}x"), f"{r99:.2f}x", f"{s['cpu_ms']:.2f}", f"{b['cpu_ms']:.2f}",
                 str(s["errors"] + b["errors"]) if s["errors"] + b["errors"] else "", end_section=page == "last",
             )
     console.print(t)
@@ -402,7 +304,7 @@ def render(console: Console, out: dict[str, Any]) -> list[str]:
             "the model's window (context.fit_context, truncation=auto drops the oldest items), so this cost grows with the conversation, unlike a page.[/]"
         )
     for v in verdicts:
-        console.print(f"[bold]VERDICT[/] [{'green' if 'PASS' in v else 'red'}]{v}[/]")
+        common.print_verdict(console, v)
     console.print(f"[dim]{meta['machine']}. The client and the server share the machine.[/]")
     return verdicts
 
@@ -416,7 +318,7 @@ async def run(args, say) -> dict[str, Any]:
     try:
         if args.db == "postgres":
             pg_db = f"onward_bench_conv_{os.getpid()}"
-            psql(args.pg_url, f"CREATE DATABASE {pg_db}")
+            common.psql(args.pg_url, f"CREATE DATABASE {pg_db}")
             db_url = f"{args.pg_url.rstrip('/')}/{pg_db}"
         else:
             db_url = f"sqlite:///{tmp / 'conv.db'}"
@@ -444,7 +346,7 @@ async def run(args, say) -> dict[str, Any]:
         stop_server(server)
         if pg_db:
             with contextlib.suppress(subprocess.CalledProcessError):
-                psql(args.pg_url, f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")
+                common.psql(args.pg_url, f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")
         if args.keep:
             say(f"kept {tmp}")
         else:
@@ -465,41 +367,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--responses", type=int, default=3, help="POST /v1/responses with conversation= per conversation (default 3; 0 skips)")
     ap.add_argument("--json", type=Path, help="save the results here")
     ap.add_argument("--from-json", type=Path, metavar="FILE", help="only print the tables of a run saved with --json")
-    ap.add_argument("--onward", default=str(VENV_BIN / "onward"), help="the onward executable (default: next to this python)")
+    ap.add_argument("--onward", default=str(common.VENV_BIN / "onward"), help="the onward executable (default: next to this python)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (log, SQLite file)")
     args = ap.parse_args(argv)
     if args.small < 42 or args.big < 42:
         ap.error("--small and --big must be at least 42 items (three distinct pages of 20)")
 
-    console = Console(width=int(os.environ.get("COLUMNS", "0")) or 180, highlight=False)
-    say = lambda msg: console.print(f"[dim]{msg}[/]")  # noqa: E731
+    console, say = common.make_console()
     if args.from_json:
         render(console, json.loads(args.from_json.read_text()))
         return 0
-    load = os.getloadavg()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load avg at start {load[0]:.2f}"
+    machine = common.machine_info()
     t0 = time.perf_counter()
-    out = _run(run(args, say))
+    out = common.run_async(run(args, say))
     out["meta"].update(machine=machine, started=time.strftime("%Y-%m-%dT%H:%M:%S"), argv=sys.argv)
     console.print()
     verdicts = render(console, out)
     out["verdicts"] = verdicts
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2, default=str))
-        say(f"saved {args.json}")
+        common.save_json(args.json, out, say)
     errors = sum(r["errors"] for r in out["results"].values()) + sum(r["errors"] for r in out.get("responses", {}).values())
     if errors:
         console.print(f"[red]{errors} failed requests[/]: " + "; ".join(e for r in [*out["results"].values(), *out.get("responses", {}).values()] for e in r["error_sample"]))
     say(f"total {time.perf_counter() - t0:.0f} s")
     return 1 if errors else 0
-
-
-def _run(coro):
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import json
-import os
-import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,9 +40,10 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/, for common
+import common  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
-VENV_BIN = Path(sys.executable).parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PROMPT = "Say hello in one short sentence."
 
 # The aims, and the peer to beat
@@ -57,36 +53,6 @@ LITELLM_CPU_MS = 9.0  # LiteLLM's CPU per bridged /v1/responses request
 
 
 # -- CPU clocks -----------------------------------------------------------------------------
-class ProcClock:
-    """CPU seconds used so far by another process (all its threads, live and exited).
-
-    Uses the kernel's per-process CPU clock (clock_getcpuclockid: nanosecond resolution);
-    falls back to utime+stime from /proc/<pid>/stat (clock ticks, 10 ms)."""
-
-    _libc: Any = None
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.clock: int | None = None
-        try:
-            if ProcClock._libc is None:
-                ProcClock._libc = ctypes.CDLL(None, use_errno=True)
-            cid = ctypes.c_int()
-            if ProcClock._libc.clock_getcpuclockid(pid, ctypes.byref(cid)) == 0:
-                time.clock_gettime(cid.value)
-                self.clock = cid.value
-        except (OSError, AttributeError, ValueError):
-            self.clock = None
-
-    def __call__(self) -> float:
-        if self.clock is not None:
-            with contextlib.suppress(OSError):
-                return time.clock_gettime(self.clock)
-        with open(f"/proc/{self.pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def thread_cpu(pid: int, tid: int | None = None) -> float:
     """CPU seconds of one thread (default: the main thread, which runs the event loop)."""
     try:
@@ -96,24 +62,7 @@ def thread_cpu(pid: int, tid: int | None = None) -> float:
         return float("nan")
 
 
-def machine_busy() -> float:
-    """CPU seconds all processes on the machine have used (from /proc/stat)."""
-    try:
-        with open("/proc/stat", "rb") as f:
-            cpu = f.readline().split()[1:]
-        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in cpu[:8])
-        return (user + nice + system + irq + softirq + steal) / CLK_TCK
-    except (OSError, ValueError):
-        return float("nan")
-
-
 # -- processes ------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Servers:
     tmp: Path
@@ -122,7 +71,7 @@ class Servers:
     onward: subprocess.Popen
     onward_port: int
     onward_log: Path
-    clocks: dict[str, ProcClock] = field(default_factory=dict)
+    clocks: dict[str, common.ProcClock] = field(default_factory=dict)
     stats_client: httpx.Client = field(default_factory=httpx.Client)  # keep-alive: adds no upstream connections
 
     @property
@@ -134,7 +83,7 @@ class Servers:
         return f"http://127.0.0.1:{self.onward_port}"
 
 
-def start_servers(tmp: Path, onward_cmd: list[str]) -> Servers:
+def start_servers(tmp: Path, onward_cmd: str) -> Servers:
     up = subprocess.Popen(
         [sys.executable, str(HERE / "fake_upstream.py"), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -156,46 +105,18 @@ def start_servers(tmp: Path, onward_cmd: list[str]) -> Servers:
         'upstream_model = "fake"\n'
         "context_window = 128000\n"
     )
-    port = free_port()
-    log = tmp / "onward.log"
-    env = dict(os.environ, ONWARD_DATA_DIR=str(tmp / "data"))
-    env.pop("ONWARD_API_KEYS", None)
-    with open(log, "wb") as out:
-        onward = subprocess.Popen(
-            [*onward_cmd, "serve", "--port", str(port), "--models", str(models), "--db", f"sqlite:///{tmp / 'bench.db'}", "--log-level", "warning"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp,
-        )
-    servers = Servers(tmp, up, up_port, onward, port, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if onward.poll() is not None:
-            stop_servers(servers)
-            raise SystemExit(f"onward exited with {onward.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(servers.onward_url + "/health", timeout=1).status_code == 200:
-                servers.clocks = {"onward": ProcClock(onward.pid), "upstream": ProcClock(up.pid)}
-                return servers
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    stop_servers(servers)
-    raise SystemExit(f"onward did not become healthy in 60 s:\n{log.read_text()[-3000:]}")
+    try:
+        onward = common.start_onward(onward_cmd, tmp, models, f"sqlite:///{tmp / 'bench.db'}", tmp / "onward.log")
+    except SystemExit:
+        common.stop_procs([up], timeout=10)
+        raise
+    assert onward.clock is not None
+    return Servers(tmp, up, up_port, onward.proc, onward.port, onward.log, {"onward": onward.clock, "upstream": common.ProcClock(up.pid)})
 
 
 def stop_servers(servers: Servers) -> None:
-    for proc in (servers.onward, servers.upstream):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+    common.stop_procs([servers.onward, servers.upstream], timeout=10)
     servers.stats_client.close()
-    for proc in (servers.onward, servers.upstream):
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # -- the requests ---------------------------------------------------------------------------
@@ -326,11 +247,11 @@ async def run_batch(clients: list[httpx.AsyncClient], servers: Servers, v: Varia
 
     on, up = servers.clocks["onward"], servers.clocks["upstream"]
     conns0 = upstream_stats(servers)["connections"]
-    cpu0 = (on(), thread_cpu(servers.onward.pid), up(), time.process_time(), machine_busy())
+    cpu0 = (on(), thread_cpu(servers.onward.pid), up(), time.process_time(), common.machine_busy())
     t0 = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in clients[:concurrency]))
     batch.wall = time.perf_counter() - t0
-    cpu1 = (on(), thread_cpu(servers.onward.pid), up(), time.process_time(), machine_busy())
+    cpu1 = (on(), thread_cpu(servers.onward.pid), up(), time.process_time(), common.machine_busy())
     batch.onward_cpu, batch.onward_loop_cpu, batch.upstream_cpu, batch.client_cpu, batch.machine_cpu = (
         b - a for a, b in zip(cpu0, cpu1, strict=True)
     )
@@ -339,15 +260,6 @@ async def run_batch(clients: list[httpx.AsyncClient], servers: Servers, v: Varia
 
 
 # -- statistics -----------------------------------------------------------------------------
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100); NaN if empty."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
-    return s[k]
-
-
 def summarize(v: Variant, b: Batch, concurrency: int) -> dict[str, Any]:
     n = len(b.samples)
     totals = [s.total for s in b.samples]
@@ -363,9 +275,9 @@ def summarize(v: Variant, b: Batch, concurrency: int) -> dict[str, Any]:
         "error_samples": dict(b.errors.most_common(3)),
         "wall_s": b.wall,
         "rps": n / b.wall if b.wall else 0.0,
-        "p50_ms": pct(totals, 50) * 1e3,
-        "p90_ms": pct(totals, 90) * 1e3,
-        "p99_ms": pct(totals, 99) * 1e3,
+        "p50_ms": common.pct(totals, 50) * 1e3,
+        "p90_ms": common.pct(totals, 90) * 1e3,
+        "p99_ms": common.pct(totals, 99) * 1e3,
         "max_ms": max(totals) * 1e3 if totals else float("nan"),
         "mean_ms": statistics.fmean(totals) * 1e3 if totals else float("nan"),
         "onward_cpu_ms_per_req": b.onward_cpu / n * 1e3 if n and v.target == "onward" else None,
@@ -381,10 +293,10 @@ def summarize(v: Variant, b: Batch, concurrency: int) -> dict[str, Any]:
     if v.stream:
         firsts = [s.first for s in b.samples if s.first is not None]
         tokens = [s.token for s in b.samples if s.token is not None]
-        out["first_event_p50_ms"] = pct(firsts, 50) * 1e3
-        out["first_event_p99_ms"] = pct(firsts, 99) * 1e3
-        out["first_token_p50_ms"] = pct(tokens, 50) * 1e3
-        out["first_token_p99_ms"] = pct(tokens, 99) * 1e3
+        out["first_event_p50_ms"] = common.pct(firsts, 50) * 1e3
+        out["first_event_p99_ms"] = common.pct(firsts, 99) * 1e3
+        out["first_token_p50_ms"] = common.pct(tokens, 50) * 1e3
+        out["first_token_p99_ms"] = common.pct(tokens, 99) * 1e3
     return out
 
 
@@ -444,10 +356,6 @@ def fmt(x: Any, digits: int = 2, signed: bool = False) -> str:
     return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
-def _good(ok: bool, text: str) -> str:
-    return f"[green]{text}[/]" if ok else f"[red]{text}[/]"
-
-
 def render(console: Console, results: dict[int, dict[str, dict[str, Any]]], vs: list[Variant], meta: dict[str, Any]) -> list[str]:
     for c, rows in results.items():
         n = rows[vs[0].key]["requests"]
@@ -476,11 +384,11 @@ def render(console: Console, results: dict[int, dict[str, dict[str, Any]]], vs: 
                 fmt(r["p99_ms"]),
                 fmt(r.get("first_event_p50_ms")),
                 fmt(r.get("first_token_p50_ms")),
-                _good(added < AIM_ADDED_P50_MS, fmt(added, signed=True)) if c == 1 and added is not None else fmt(added, signed=True),
+                common.good(added < AIM_ADDED_P50_MS, fmt(added, signed=True)) if c == 1 and added is not None else fmt(added, signed=True),
                 fmt(r.get("added_p99_ms"), signed=True),
                 fmt(r["rps"], 0),
-                _good(ratio >= AIM_THROUGHPUT_RATIO, f"{ratio:.2f}x") if c > 1 and ratio is not None else fmt(ratio, 2),
-                _good(r["onward_cpu_ms_per_req"] < LITELLM_CPU_MS, fmt(r["onward_cpu_ms_per_req"])) if r["onward_cpu_ms_per_req"] is not None else "-",
+                common.good(ratio >= AIM_THROUGHPUT_RATIO, f"{ratio:.2f}x") if c > 1 and ratio is not None else fmt(ratio, 2),
+                common.good(r["onward_cpu_ms_per_req"] < LITELLM_CPU_MS, fmt(r["onward_cpu_ms_per_req"])) if r["onward_cpu_ms_per_req"] is not None else "-",
                 f"{100 * r['onward_loop_busy']:.0f}%" if r["onward_loop_busy"] is not None else "-",
                 fmt(r["upstream_conns_per_req"], 2) if v.target == "onward" else "-",
                 fmt(r["client_cpu_ms_per_req"]),
@@ -519,7 +427,7 @@ def render(console: Console, results: dict[int, dict[str, dict[str, Any]]], vs: 
             f"(so at most ~{1000 / max(cpu):.0f}-{1000 / min(cpu):.0f} req/s per core, client aside)"
         )
     for line in verdicts:
-        console.print(f"[bold]VERDICT[/] {_good('PASS' in line, line)}")
+        common.print_verdict(console, line)
     up = [r["upstream_cpu_us_per_req"] for rows in results.values() for r in rows.values() if r["upstream_cpu_us_per_req"] is not None]
     if up:
         console.print(f"[dim]fake upstream CPU: {min(up):.0f}-{max(up):.0f} µs per request (not the bottleneck)[/]")
@@ -536,7 +444,7 @@ PROFILE_RATE = 400  # samples per second
 
 async def profile(servers: Servers, vs: list[Variant], out_dir: Path, n: int, concurrency: int, say) -> dict[str, Any]:
     """Sample the Onward process with py-spy while it serves `n` requests of each Onward variant."""
-    spy = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
+    spy = shutil.which("py-spy", path=str(common.VENV_BIN)) or shutil.which("py-spy")
     if not spy:
         say("[yellow]--profile: py-spy not found (.venv/bin/pip install py-spy); skipped[/]")
         return {}
@@ -670,19 +578,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", type=Path, metavar="DIR", help="afterwards, sample Onward with py-spy under load; collapsed stacks go to DIR")
     ap.add_argument("--profile-requests", type=int, default=1000)
     ap.add_argument("--profile-concurrency", help="comma-separated levels to profile at (default: the highest --concurrency)")
-    ap.add_argument("--onward", default=str(VENV_BIN / "onward"), help="the onward executable (default: next to this python)")
+    ap.add_argument("--onward", default=str(common.VENV_BIN / "onward"), help="the onward executable (default: next to this python)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     ap.add_argument("--from-json", type=Path, metavar="FILE", help="only print the tables of a run saved with --json")
     args = ap.parse_args(argv)
     levels = sorted({int(x) for x in args.concurrency.split(",") if x.strip()})
     rounds = max(1, min(args.rounds, args.requests))
 
-    console = Console(width=int(os.environ.get("COLUMNS", "0")) or 180, highlight=False)
-    say = lambda msg: console.print(f"[dim]{msg}[/]")  # noqa: E731
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    console, say = common.make_console()
     meta = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load avg at start {load[0]:.2f}",
+        "machine": common.machine_info(),
         "requests": args.requests,
         "concurrency": levels,
         "rounds": rounds,
@@ -700,9 +606,9 @@ def main(argv: list[str] | None = None) -> int:
     servers = None
     t_start = time.perf_counter()
     try:
-        servers = start_servers(tmp, [args.onward])
+        servers = start_servers(tmp, args.onward)
         say(f"fake upstream :{servers.upstream_port} (pid {servers.upstream.pid}), onward :{servers.onward_port} (pid {servers.onward.pid}), data in {tmp}")
-        results = _run(measure(servers, vs, args.requests, levels, rounds, args.warmup, say))
+        results = common.run_async(measure(servers, vs, args.requests, levels, rounds, args.warmup, say))
         console.print()
         verdicts = render(console, results, vs, meta)
         prof: dict[str, Any] = {}
@@ -710,13 +616,12 @@ def main(argv: list[str] | None = None) -> int:
             console.print()
             args.profile.mkdir(parents=True, exist_ok=True)
             for pc in [int(x) for x in (args.profile_concurrency or str(max(levels))).split(",") if x.strip()]:
-                got = _run(profile(servers, vs, args.profile, args.profile_requests, pc, say))
+                got = common.run_async(profile(servers, vs, args.profile, args.profile_requests, pc, say))
                 prof.update({f"{k}@c{pc}": p for k, p in got.items()})
             render_profile(console, prof)
         if args.json:
             out = {"meta": meta, "results": {str(c): rows for c, rows in results.items()}, "verdicts": verdicts, "profile": prof}
-            args.json.write_text(json.dumps(out, indent=2, default=str))
-            say(f"saved {args.json}")
+            common.save_json(args.json, out, say)
         errors = sum(r["errors"] for rows in results.values() for r in rows.values())
         if errors:
             console.print(f"[red]{errors} failed requests[/]: " + "; ".join(k for rows in results.values() for r in rows.values() for k in r["error_samples"]))
@@ -729,14 +634,6 @@ def main(argv: list[str] | None = None) -> int:
             say(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _run(coro):
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
 
 
 if __name__ == "__main__":

@@ -30,13 +30,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
-import platform
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +41,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -53,78 +48,29 @@ from rich.console import Console
 from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-VENV_BIN = Path(sys.executable).parent
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # bench/retrieval/, for labelled; bench/, for common
 MIN_SEARCHES = 5  # per server and level, whatever the time budget
 POLL = {"x-stainless-poll-helper": "true"}  # the SDK's poll helpers send it: the server long-polls
 
+import common  # noqa: E402
 import labelled  # noqa: E402
 
 
-# -- CPU clock of another process ------------------------------------------------------------
-class ProcClock:
-    """CPU seconds used so far by a process (all threads), from the kernel's per-process CPU
-    clock; falls back to utime+stime from /proc (10 ms ticks)."""
-
-    _libc: Any = None
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.clock: int | None = None
-        try:
-            if ProcClock._libc is None:
-                ProcClock._libc = ctypes.CDLL(None, use_errno=True)
-            cid = ctypes.c_int()
-            if ProcClock._libc.clock_getcpuclockid(pid, ctypes.byref(cid)) == 0:
-                time.clock_gettime(cid.value)
-                self.clock = cid.value
-        except (OSError, AttributeError, ValueError):
-            self.clock = None
-
-    def __call__(self) -> float:
-        if self.clock is not None:
-            with contextlib.suppress(OSError):
-                return time.clock_gettime(self.clock)
-        with open(f"/proc/{self.pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_busy() -> float:
-    """CPU seconds all processes on the machine have used (from /proc/stat)."""
-    try:
-        with open("/proc/stat", "rb") as f:
-            cpu = f.readline().split()[1:]
-        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in cpu[:8])
-        return (user + nice + system + irq + softirq + steal) / CLK_TCK
-    except (OSError, ValueError):
-        return float("nan")
-
-
+# -- CPU load -----------------------------------------------------------------------------------
 class OtherLoad:
     """Cores used by *other* processes over an interval: all busy CPU on the machine minus this
     process and the Onward servers. Above ~0.2 the figures are noisy."""
 
-    def __init__(self, servers: list[Server]) -> None:
+    def __init__(self, servers: list[common.Server]) -> None:
         self.clocks = [s.clock for s in servers if s.clock is not None]
         self.start = self._read()
 
     def _read(self) -> tuple[float, float, float]:
-        return machine_busy(), time.process_time() + sum(c() for c in self.clocks), time.perf_counter()
+        return common.machine_busy(), time.process_time() + sum(c() for c in self.clocks), time.perf_counter()
 
     def cores(self) -> float:
         (m0, o0, t0), (m1, o1, t1) = self.start, self._read()
         return max(0.0, (m1 - m0) - (o1 - o0)) / (t1 - t0) if t1 > t0 else float("nan")
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100); NaN if empty."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
-    return s[k]
 
 
 # -- databases ---------------------------------------------------------------------------------
@@ -137,10 +83,7 @@ class Databases:
         self.created: list[str] = []
 
     def _psql(self, sql: str) -> None:
-        u = urlsplit(self.pg_url)
-        cmd = ["psql", "-h", u.hostname or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
-        env = dict(os.environ, PGPASSWORD=u.password) if u.password else None
-        subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
+        common.psql(self.pg_url, sql)
 
     def new(self, tag: str) -> str:
         if self.kind == "sqlite":
@@ -158,65 +101,28 @@ class Databases:
 
 
 # -- servers -----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    name: str  # keyword | hybrid | hybrid-1t
-    proc: subprocess.Popen
-    port: int
-    log: Path
-    clock: ProcClock | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
 MODES = {"keyword": "keyword-only", "hybrid": "hybrid", "hybrid-1t": "hybrid, 1 torch thread"}
 
 
-def start_server(onward: str, tmp: Path, name: str, db_url: str) -> Server:
+def start_server(onward: str, tmp: Path, name: str, db_url: str) -> common.Server:
     """`name`: keyword (no embeddings), hybrid (ONWARD_EMBEDDINGS=local, torch's default of one
     thread per core) or hybrid-1t (the same with OMP_NUM_THREADS=1)."""
     models = tmp / "models.toml"
     if not models.exists():
         models.write_text('default = "scripted"\n[models.scripted]\nprovider = "scripted"\n')
-    port = free_port()
-    log = tmp / f"onward-{name}-{port}.log"
-    env = dict(os.environ, ONWARD_DATA_DIR=str(tmp / "data"))  # shared: both servers read the uploaded bytes
-    for key in ("ONWARD_API_KEYS", "ONWARD_EMBEDDINGS", "ONWARD_DATABASE_URL", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.pop(key, None)
+    env: dict[str, str] = {}
     if name.startswith("hybrid"):
         env["ONWARD_EMBEDDINGS"] = "local"
     if name == "hybrid-1t":
         env["OMP_NUM_THREADS"] = "1"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [onward, "serve", "--port", str(port), "--models", str(models), "--db", db_url, "--log-level", "warning"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp,
-        )
-    server = Server(name, proc, port, log)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"onward ({name}) exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(server.url + "/health", timeout=1).status_code == 200:
-                server.clock = ProcClock(proc.pid)
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    stop_servers([server])
-    raise SystemExit(f"onward ({name}) did not become healthy in 90 s:\n{log.read_text()[-3000:]}")
+    port = common.free_port()
+    return common.start_onward(  # data dir tmp/data is shared: both servers read the uploaded bytes
+        onward, tmp, models, db_url, tmp / f"onward-{name}-{port}.log", port=port, timeout=90, name=name, label=f"onward ({name})",
+        drop_env=("ONWARD_API_KEYS", "ONWARD_EMBEDDINGS", "ONWARD_DATABASE_URL", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), set_env=env,
+    )
 
 
-def check_alive(servers: list[Server]) -> None:
+def check_alive(servers: list[common.Server]) -> None:
     """After a failed connection: name the server that is gone, and how it ended."""
     for s in servers:
         code = s.proc.poll()
@@ -225,16 +131,8 @@ def check_alive(servers: list[Server]) -> None:
             raise SystemExit(f"onward ({s.name}, pid {s.proc.pid}) stopped during the run ({how}); its log:\n{s.log.read_text()[-2000:]}")
 
 
-def stop_servers(servers: list[Server]) -> None:
-    for s in servers:
-        if s.proc.poll() is None:
-            s.proc.send_signal(signal.SIGTERM)
-    for s in servers:
-        try:
-            s.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            s.proc.kill()
-            s.proc.wait()
+def stop_servers(servers: list[common.Server]) -> None:
+    common.stop_procs(s.proc for s in servers)
 
 
 # -- generated text ----------------------------------------------------------------------------
@@ -368,7 +266,7 @@ async def count_chunks(db_url: str, vs_id: str | None = None) -> int:
 
 
 # -- 1. quality ------------------------------------------------------------------------------
-async def quality(servers: dict[str, Server], say) -> dict[str, Any]:
+async def quality(servers: dict[str, common.Server], say) -> dict[str, Any]:
     """Both servers answer every question about the same store (ingested, with embeddings, by
     the hybrid one). The one-thread hybrid server would rank the same: it is not asked."""
     docs, questions = labelled.build()
@@ -415,7 +313,7 @@ def corpus(prose: Prose, seed: int, n_files: int, kb: int) -> list[tuple[str, by
     return [(f"doc_{seed}_{i:04d}.txt", prose.text(rng, words).encode()) for i in range(n_files)]
 
 
-async def ingestion(servers: dict[str, Server], db_url: str, prose: Prose, plan: dict[str, tuple[int, int]], say) -> list[dict[str, Any]]:
+async def ingestion(servers: dict[str, common.Server], db_url: str, prose: Prose, plan: dict[str, tuple[int, int]], say) -> list[dict[str, Any]]:
     rows = []
     for mode, (n_files, kb) in plan.items():
         if n_files <= 0:
@@ -510,7 +408,7 @@ class Filler:
             self.insert_s += time.perf_counter() - t1
 
 
-async def time_searches(servers: dict[str, Server], vs_id: str, queries: list[str], n: int, budget_s: float, warmup: int) -> dict[str, dict[str, Any]]:
+async def time_searches(servers: dict[str, common.Server], vs_id: str, queries: list[str], n: int, budget_s: float, warmup: int) -> dict[str, dict[str, Any]]:
     """Sequential searches, the servers taking turns query by query. Each stops at `n` requests
     or after `budget_s` seconds of its own request time (at least MIN_SEARCHES requests).
     Warm-up: `warmup` untimed searches per server, fewer (at least 2) if they take over 5 s."""
@@ -550,7 +448,7 @@ async def time_searches(servers: dict[str, Server], vs_id: str, queries: list[st
         for c in clients.values():
             await c.aclose()
     return {
-        m: {"n": len(t), "p50_ms": pct(t, 50) * 1e3, "p99_ms": pct(t, 99) * 1e3, "mean_ms": statistics.fmean(t) * 1e3, "max_ms": max(t) * 1e3,
+        m: {"n": len(t), "p50_ms": common.pct(t, 50) * 1e3, "p99_ms": common.pct(t, 99) * 1e3, "mean_ms": statistics.fmean(t) * 1e3, "max_ms": max(t) * 1e3,
             "cpu_ms": cpu[m] / len(t) * 1e3, "results": hits[m] / len(t), "other_cores": other}
         for m, t in times.items()
     }
@@ -562,7 +460,7 @@ async def scale(args, dbs: Databases, tmp: Path, prose: Prose, say) -> dict[str,
     filler = Filler(db_url, prose, vectors=args.scale_vectors == "random")
     await filler.open()
     rows: list[dict[str, Any]] = []
-    servers: dict[str, Server] = {}
+    servers: dict[str, common.Server] = {}
     rng = np.random.default_rng(11)
     queries = prose.queries(rng, 60)
     try:
@@ -700,7 +598,7 @@ async def run(args, console: Console, say) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="onward-bench-retrieval-"))
     dbs = Databases(args.db, tmp, args.pg_url)
     out: dict[str, Any] = {}
-    servers: dict[str, Server] = {}
+    servers: dict[str, common.Server] = {}
     try:
         prose = Prose()
         if not args.skip_quality or not args.skip_ingestion:
@@ -748,41 +646,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-ingestion", action="store_true")
     ap.add_argument("--json", type=Path, help="save the results here")
     ap.add_argument("--from-json", type=Path, metavar="FILE", help="only print the tables of a run saved with --json")
-    ap.add_argument("--onward", default=str(VENV_BIN / "onward"), help="the onward executable (default: next to this python)")
+    ap.add_argument("--onward", default=str(common.VENV_BIN / "onward"), help="the onward executable (default: next to this python)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, SQLite files)")
     args = ap.parse_args(argv)
 
-    console = Console(width=int(os.environ.get("COLUMNS", "0")) or 180, highlight=False)
-    say = lambda msg: console.print(f"[dim]{msg}[/]")  # noqa: E731
+    console, say = common.make_console()
     if args.from_json:
         render(console, json.loads(args.from_json.read_text()))
         return 0
-    load = os.getloadavg()
     meta = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load avg at start {load[0]:.2f}",
+        "machine": common.machine_info(),
         "db": args.db,
         "argv": sys.argv,
     }
     t0 = time.perf_counter()
-    out = _run(run(args, console, say))
+    out = common.run_async(run(args, console, say))
     out["meta"] = meta
     console.print()
     render(console, out)
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2, default=str))
-        say(f"saved {args.json}")
+        common.save_json(args.json, out, say)
     say(f"total {time.perf_counter() - t0:.0f} s")
     failed = sum(r["failed"] for r in out.get("ingestion", []))
     return 1 if failed else 0
-
-
-def _run(coro):
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
 
 
 if __name__ == "__main__":
