@@ -22,6 +22,7 @@ from .api import runs as runs_api
 from .api import threads as threads_api
 from .api import vector_stores as vector_stores_api
 from .api import websocket as websocket_api
+from .api.metrics import Metrics
 from .assistants.boot import start_service as start_assistants
 from .config import Settings
 from .engine.conversations import ConversationsService
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Any:
         services.files = FileService(await FileStore.from_env(engine, settings.data_dir / "files"))
         services.vector_stores = await start_vector_stores(engine, services.files, settings)
         responses.vector_stores = services.vector_stores
+        app.state.metrics.watch_background(responses.background.tasks)
         services.assistants, services.runs = await start_assistants(engine, services)
         app.state.services = services
         await responses.start()
@@ -122,4 +124,7 @@ def create_app(settings: Settings | None = None) -> Any:
     async def health() -> dict:
         return {"status": "ok", "version": __version__}
 
-    return KeyAuth(app, settings.api_keys)
+    metrics = Metrics(app)
+    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
+    app.state.metrics = metrics
+    return KeyAuth(metrics, settings.api_keys)

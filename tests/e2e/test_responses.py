@@ -344,3 +344,11 @@ async def test_concurrent_writers(server):
     assert all(r.status == "completed" for r in results)
     fetched = await asyncio.gather(*[client.responses.retrieve(r.id) for r in results])
     assert {f.id for f in fetched} == {r.id for r in results}
+
+
+def test_metrics(server):
+    server.client().responses.create(model="scripted", input="hi")
+    text = httpx.get(f"{server.url.rsplit('/v1', 1)[0]}/metrics").text
+    assert 'onward_http_requests_total{method="POST",route="/v1/responses",status="200"}' in text
+    assert "onward_http_request_duration_seconds_bucket" in text
+    assert "onward_background_responses_running" in text
