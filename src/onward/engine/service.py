@@ -20,6 +20,7 @@ from ..ids import new_id
 from ..providers.base import ModelRequest, ProviderError
 from ..providers.registry import Registry, UnknownModel
 from ..store.conversations import ConversationStore
+from ..store.notify import Notifier
 from ..store.responses import TERMINAL, ResponseStore
 from ..tools import file_search
 from . import context
@@ -60,6 +61,7 @@ class ResponsesService:
         self.registry = registry
         self.hub = Hub()
         self.background = BackgroundRunner(self)
+        self.notifier = Notifier(store.engine)
         self._pending: dict[str, asyncio.Task] = {}  # inline responses whose write is in flight
 
     # -- preparing --------------------------------------------------------------------
@@ -274,12 +276,14 @@ class ResponsesService:
         return await self.background.enqueue(prep)
 
     async def start(self) -> None:
+        await self.notifier.start()
         await self.background.start()
 
     async def stop(self) -> None:
         if self._pending:
             await asyncio.wait(list(self._pending.values()), timeout=10)
         await self.background.stop()
+        await self.notifier.stop()
 
     # -- reading ----------------------------------------------------------------------
     async def get(self, response_id: str) -> dict[str, Any]:
@@ -371,8 +375,8 @@ class ResponsesService:
                         if seq > last:
                             last = seq
                             yield _event_type(raw.decode()), raw
-                else:
-                    await asyncio.sleep(0.2)  # produced by another process: poll the store
+                else:  # produced by another process: its NOTIFY (or a short poll) wakes us
+                    await self.notifier.wait(response_id, 0.5 if self.notifier.enabled else 0.2)
         finally:
             self.hub.unsubscribe(response_id, queue)
 

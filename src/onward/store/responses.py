@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .db import is_sqlite
 from .models import response_events, response_items, responses
+from .notify import CHANNEL as NOTIFY_CHANNEL
 
 TERMINAL = ("completed", "failed", "cancelled", "incomplete")
 
@@ -99,6 +100,8 @@ class ResponseStore:
                 .values(status=body["status"], body=_dump(body), owner=None, lease_until=None, updated_at=time.time())
             )
             await self._insert_items(conn, body["id"], "output", output_items)
+            if body.get("background") and not self.sqlite:
+                await conn.execute(sa.text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": body["id"]})
 
     async def save_body(self, body: dict[str, Any], **extra: Any) -> None:
         async with self._writing() as conn:
@@ -185,6 +188,8 @@ class ResponseStore:
                 response_events.insert(),
                 [{"response_id": response_id, "sequence_number": seq, "data": data.decode()} for seq, data in events],
             )
+            if not self.sqlite:  # delivered at commit, to whoever streams it elsewhere
+                await conn.execute(sa.text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": response_id})
 
     async def read_events(self, response_id: str, after: int) -> list[tuple[int, str]]:
         c = response_events.c
