@@ -223,6 +223,74 @@ def test_query_terms():
     assert index.websearch_query(["cats", "or", "dogs"]) == "cats or dogs"
 
 
+def test_fts5_query_filters_the_store_column():
+    assert index.id_token("vs_3fKq9Zx") == "3fKq9Zx"  # the random part: one rare token
+    assert index.id_token("vs_a-b1234") == "b1234"
+    assert index.id_token("vs_é") is None and index.id_token("__") is None
+    assert index.fts5_query(["quokka", "island"], ["vs_AAA", "vs_BB", "vs_AAA"]) == (
+        'vector_store_id : ("AAA" OR "BB") AND text : ("quokka" OR "island")'
+    )
+    assert index.fts5_query(["quokka"], ["vs_é"]) == '"quokka"'  # no column filter: SQL filters alone
+
+
+def _sqlite_chunks(url: str, revision: str = "head") -> sa.Engine:
+    from alembic import command
+
+    from onward.store.db import _alembic_config
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        cfg = _alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return engine
+
+
+def test_sqlite_keyword_search_walks_only_the_searched_store(tmp_path: Path):
+    from alembic import command
+
+    from onward.store.db import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    engine = _sqlite_chunks(url, "0005")  # chunks written before 0006 are indexed by its rebuild
+    rows = [{"vector_store_id": "vs_small", "file_id": "f1", "position": i, "text": t} for i, t in enumerate(["the quokka island", "a quokka", "wombat burrows"])]
+    rows += [{"vector_store_id": "vs_big", "file_id": "f2", "position": i, "text": f"quokka number {i}" if i % 20 == 0 else f"kangaroo {i}"} for i in range(200)]
+    rows += [{"vector_store_id": "vs_small_x", "file_id": "f3", "position": 0, "text": "quokka island"}]
+    with engine.begin() as conn:
+        conn.execute(vector_store_chunks.insert(), rows)
+        cfg = _alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    c = vector_store_chunks.c
+    terms = ["quokka", "island"]
+    with engine.begin() as conn:
+        conn.execute(vector_store_chunks.insert(), [{"vector_store_id": "vs_small", "file_id": "f4", "position": 0, "text": "island of quokkas"}])
+        conn.execute(vector_store_chunks.update().where(c.text == "wombat burrows").values(text="wombat island"))
+        conn.execute(vector_store_chunks.delete().where(c.text == "a quokka"))
+        got = conn.execute(index.keyword_select("sqlite", terms, c.vector_store_id == "vs_small", 50, ["vs_small"])).all()
+        assert [r.text for r in got][:2] == ["the quokka island", "island of quokkas"]  # both words first
+        assert {r.text for r in got} == {"the quokka island", "island of quokkas", "wombat island"}
+        assert all(r.raw > 0 for r in got)
+        # the MATCH alone (no SQL store filter) already keeps to the store: the big one is never walked
+        fts = conn.exec_driver_sql(
+            "SELECT c.vector_store_id FROM vector_store_chunks_fts JOIN vector_store_chunks c ON c.id = vector_store_chunks_fts.rowid "
+            "WHERE vector_store_chunks_fts MATCH ?",
+            (index.fts5_query(terms, ["vs_small"]),),
+        ).scalars()
+        assert set(fts) == {"vs_small", "vs_small_x"}  # an id sharing the token: the SQL filter drops it
+        # the id's own words never match a query word
+        assert conn.execute(index.keyword_select("sqlite", ["vs", "small"], c.vector_store_id == "vs_small", 50, ["vs_small"])).all() == []
+        both = conn.execute(index.keyword_select("sqlite", terms, c.vector_store_id.in_(["vs_small", "vs_big"]), 500, ["vs_small", "vs_big"])).all()
+        assert {r.vector_store_id for r in both} == {"vs_small", "vs_big"} and len(both) == 13
+        assert both[0].text in ("the quokka island", "island of quokkas")
+    with engine.begin() as conn:  # and back down
+        cfg = _alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+        assert conn.exec_driver_sql("SELECT count(*) FROM vector_store_chunks_fts WHERE vector_store_chunks_fts MATCH 'island'").scalar() == 4
+    engine.dispose()
+
+
 def test_coverage_and_keyword_scores():
     assert index.coverage(["quokka", "islands"], "The quokka lives on an island.") == 1.0
     assert index.coverage(["quokka", "perth"], "The quokka.") == 0.5

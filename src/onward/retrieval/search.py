@@ -167,7 +167,7 @@ class Searcher:
         texts: dict[int, Any] = {}
         async with self.engine.connect() as conn:
             if terms:
-                rows = (await conn.execute(index.keyword_select(self.engine.dialect.name, terms, where, pool))).all()
+                rows = (await conn.execute(index.keyword_select(self.engine.dialect.name, terms, where, pool, vector_store_ids))).all()
                 texts.update({r.id: r for r in rows})
                 lists.append(keyword_scores(terms, rows))
             if self.embedder is not None:
