@@ -44,7 +44,7 @@ class RunService:
         self.conversations = assistants.conversations
         self.runs = runs
         self.hub = RunHub()
-        self._changes: dict[str, asyncio.Event] = {}
+        self._changes: dict[str, _Change] = {}
         self.worker = Worker(self)
 
     async def start(self) -> None:
@@ -54,19 +54,23 @@ class RunService:
         await self.worker.stop()
 
     # -- change notification (long polls) ---------------------------------------------
-    def changed(self, run_id: str) -> None:
+    def changed(self, run_id: str, body: dict[str, Any] | None = None) -> None:
+        """The run's stored state changed (to `body`, when the writer has it at hand)."""
         event = self._changes.pop(run_id, None)
         if event is not None:
+            event.body = body
             event.set()
 
-    def _watch(self, run_id: str) -> asyncio.Event:
-        return self._changes.setdefault(run_id, asyncio.Event())
+    def _watch(self, run_id: str) -> _Change:
+        return self._changes.setdefault(run_id, _Change())
 
     # -- creating ---------------------------------------------------------------------
     async def create(self, thread_id: str, params: RunCreate, include: list[str] | None = None) -> dict[str, Any]:
         assistant = await self.assistants.get_assistant(params.assistant_id)
         thread = await self.assistants.get_thread(thread_id)
         run = self._run_object(thread_id, assistant, params)
+        if not params.additional_messages:  # the thread is locked in the run's own insert
+            return await self._enqueue(run, assistant, thread, include, lock_seconds=expiry_seconds() + 300)
         locked = await self.conversations.lock(thread_id, run["id"], seconds=expiry_seconds() + 300)
         if locked is None:
             raise no_thread(thread_id)
@@ -80,6 +84,7 @@ class RunService:
                 except APIError as exc:
                     exc.param = f"additional_messages[{i}].{exc.param}" if exc.param else f"additional_messages[{i}]"
                     raise
+            # their attachments may have given the thread a vector store
             thread["tool_resources"] = await self.assistants.store.get_tool_resources(thread_id)
             return await self._enqueue(run, assistant, thread, include)
         except BaseException:
@@ -145,7 +150,17 @@ class RunService:
             "reasoning_effort": params.reasoning_effort or assistant.get("reasoning_effort"),
         }
 
-    async def _enqueue(self, run: dict[str, Any], assistant: dict[str, Any], thread: dict[str, Any], include: list[str] | None, thread_event: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _enqueue(
+        self,
+        run: dict[str, Any],
+        assistant: dict[str, Any],
+        thread: dict[str, Any],
+        include: list[str] | None,
+        thread_event: dict[str, Any] | None = None,
+        lock_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Store the queued run and start it; with `lock_seconds`, the thread is locked for it in
+        the same transaction (else the caller holds the lock already)."""
         vector_stores: list[str] = []
         for resources in (thread.get("run_tool_resources") or assistant.get("tool_resources") or {}, thread.get("tool_resources") or {}):
             vector_stores += (resources.get("file_search") or {}).get("vector_store_ids") or []
@@ -156,8 +171,17 @@ class RunService:
             em.emit("thread.created", thread_event)
         em.emit("thread.run.created", run)
         em.emit("thread.run.queued", run)
-        await self.runs.create(run, request, em.take())
-        await self.worker.dispatch(run["id"])
+        here = self.worker.has_room()  # claimed in the same write when this process runs it
+        locked = await self.runs.create(run, request, em.take(), owner=self.worker.owner if here else None, lease_seconds=self.settings.lease_seconds, lock_seconds=lock_seconds)
+        if locked is None:
+            raise no_thread(run["thread_id"])
+        if not locked:
+            active = await self.runs.active_run(run["thread_id"])
+            raise invalid(f"Thread {run['thread_id']} already has an active run {active or '(a response in progress)'}.", None, None)
+        if here:
+            self.worker.start(run["id"])
+        else:
+            self.worker.wake.set()
         return run
 
     # -- reading ----------------------------------------------------------------------
@@ -176,7 +200,10 @@ class RunService:
             changed = self._watch(run_id)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout=min(0.5, max(0.01, deadline - time.monotonic())))
-            body = await self.get(thread_id, run_id)
+            if changed.is_set() and changed.body is not None:  # as just committed: no re-read
+                body = changed.body
+            else:
+                body = await self.get(thread_id, run_id)
         return body
 
     async def list_runs(self, thread_id: str, **paging: Any) -> dict[str, Any]:
@@ -217,23 +244,29 @@ class RunService:
         when: tuple[str, ...] | None = None,
         last_error: dict[str, Any] | None = None,
         incomplete_details: dict[str, Any] | None = None,
+        steps: list[dict[str, Any]] | None = None,
+        message_fields: list[dict[str, Any]] | None = None,
     ) -> bool:
         """Move a run to `status` (terminal or requires_action), with its events; release the
         worker's hold and, when terminal, the thread. From outside a worker (cancel, expiry,
-        recovery) open steps are ended too and events go out only once the write succeeded."""
+        recovery) open steps are ended too and events go out only once the write succeeded.
+
+        One transaction: a worker's `steps` and new messages' `message_fields` (written even if
+        the run moved on meanwhile, as when they were written first), the run, its events, the
+        steps ended here and the thread's lock."""
         live = emitter is not None
+        fresh = False
         if run is None or req is None:
-            row = await self.runs.get_row(run_id)
+            row, last = await self.runs.load(run_id)
             if row is None:
                 return False
             run, req = orjson.loads(row.body), orjson.loads(row.request)
             if when is None:
                 when = (row.status,)
         else:  # metadata may have been modified while the worker held its copy
-            stored = await self.runs.get(run_id)
-            if stored is not None:
-                run["metadata"] = stored["metadata"]
-        em = emitter or Emitter(self.hub, run_id, await self.runs.last_seq(run_id) + 1)
+            fresh = True
+            last = -1 if emitter is not None else await self.runs.last_seq(run_id)
+        em = emitter or Emitter(self.hub, run_id, last + 1)
         prior = em.take()  # already out live (a worker's own events)
         em.hub = Held()  # type: ignore[assignment]  # the rest goes out once written
         now = int(time.time())
@@ -261,18 +294,35 @@ class RunService:
         if status in TERMINAL or status == "requires_action":
             used = req.get("used") or [0, 0]
             run["usage"] = run_usage(int(used[0]), int(used[1]))
-        em.emit(f"thread.run.{status}", run)
-        events = em.take()
-        em.hub = self.hub
-        if not await self.runs.save(run, when=when, request=req, new_events=prior + events, owner=None, lease_until=None):
+        events: list[tuple[int, str, bytes]] = []
+
+        def last_events() -> list[tuple[int, str, bytes]]:  # once the stored metadata is in
+            em.emit(f"thread.run.{status}", run)
+            events.extend(em.take())
+            return events
+
+        try:
+            saved = await self.runs.save(
+                run,
+                when=when,
+                request=req,
+                new_events=prior,
+                steps_first=steps or (),
+                message_fields=(run["thread_id"], message_fields) if message_fields else None,
+                fresh_metadata=fresh,
+                more_events=last_events,
+                steps_after=steps_to_save,
+                unlock=run["thread_id"] if status in TERMINAL else None,
+                owner=None,
+                lease_until=None,
+            )
+        finally:
+            em.hub = self.hub
+        if not saved:
             return False
-        for step in steps_to_save:
-            await self.runs.save_step(step)
         for seq, name, data in events:
             self.hub.publish(run_id, seq, name, data)
-        if status in TERMINAL:
-            await self.conversations.unlock(run["thread_id"], run_id)
-        self.changed(run_id)
+        self.changed(run_id, orjson.loads(events[-1][2]))
         return True
 
     async def cancel(self, thread_id: str, run_id: str) -> dict[str, Any]:
@@ -313,11 +363,12 @@ class RunService:
     async def submit(self, thread_id: str, run_id: str, params: SubmitToolOutputs) -> int:
         """Answer the run's function calls; it queues again. Returns the last event sequence
         number before the submission (a stream carries on after it)."""
-        body = await self.get(thread_id, run_id)
+        row, last = await self.runs.load(run_id)
+        if row is None or row.thread_id != thread_id:
+            raise not_found(f"No run found with id '{run_id}'.", "run_id")
+        body = orjson.loads(row.body)
         if body["status"] != "requires_action":
             raise invalid(f'Runs in status "{body["status"]}" do not accept tool outputs.', None, None)
-        row = await self.runs.get_row(run_id)
-        assert row is not None
         req = orjson.loads(row.request)
         calls = req.get("pending_calls") or []
         expected = [c["call_id"] for c in calls]
@@ -328,7 +379,6 @@ class RunService:
         missing = [i for i in expected if i not in given]
         if missing:
             raise invalid(f"Expected tool outputs for call_ids {expected}, got {list(given)}.", "tool_outputs", "invalid_value")
-        last = await self.runs.last_seq(run_id)
         em = Emitter(self.hub, run_id, last + 1)
         em.hub = Held()  # type: ignore[assignment]
         now = int(time.time())
@@ -345,10 +395,9 @@ class RunService:
         em.emit("thread.run.queued", body)
         req["pending_calls"] = []
         events = em.take()
-        if not await self.runs.save(body, when=("requires_action",), request=req, new_events=events, owner=self.worker.owner, lease_until=time.time() + self.settings.lease_seconds):
+        lease_until = time.time() + self.settings.lease_seconds
+        if not await self.runs.save(body, when=("requires_action",), request=req, new_events=events, steps_after=steps, owner=self.worker.owner, lease_until=lease_until):
             raise invalid(f'Runs in status "{(await self.get(thread_id, run_id))["status"]}" do not accept tool outputs.', None, None)
-        for step in steps:
-            await self.runs.save_step(step)
         items = [dict(c, status="completed") for c in calls]
         items += [{"type": "function_call_output", "id": new_id("fco"), "call_id": cid, "output": given[cid], "status": "completed"} for cid in expected]
         await self.conversations.append(thread_id, items)
@@ -363,20 +412,28 @@ class RunService:
         return last
 
     # -- outputs into the thread --------------------------------------------------------
-    async def append_outputs(self, run: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    async def append_outputs(self, run: dict[str, Any], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Add a turn's output items to the thread; returns the Assistants fields of its
+        messages, which the caller writes with the run's settling."""
         if not items:
-            return
+            return []
         await self.conversations.append(run["thread_id"], items)
         fields = []
         for item in items:
             if item.get("type") == "message":
                 extra = {"incomplete_details": {"reason": "max_tokens"}} if item.get("status") == "incomplete" else {}
                 fields.append({"message_id": item["id"], "run_id": run["id"], "assistant_id": run["assistant_id"], "extra": extra})
-        await self.assistants.store.add_message_fields(run["thread_id"], fields)
+        return fields
 
     # -- streaming ----------------------------------------------------------------------
     def follow(self, run_id: str, after: int) -> AsyncIterator[bytes]:
         return follow(self.runs, self.hub, run_id, after)
+
+
+class _Change(asyncio.Event):
+    """Wakes a run's long polls; carries the run as committed when the writer had it."""
+
+    body: dict[str, Any] | None = None
 
 
 def _with_include(step: dict[str, Any], include: list[str] | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -10,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..store.db import is_sqlite
-from ..store.models import assistant_run_events, assistant_run_steps, assistant_runs
+from ..store.models import assistant_run_events, assistant_run_steps, assistant_runs, conversations
 from .paging import keyset_page
-from .store import dump
+from .store import dump, insert_message_fields
 
 ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
 TERMINAL = ("completed", "failed", "cancelled", "expired", "incomplete")
@@ -28,8 +29,32 @@ class RunStore:
         self.sqlite = is_sqlite(engine)
 
     # -- runs -------------------------------------------------------------------------
-    async def create(self, body: dict[str, Any], request: dict[str, Any], first_events: list[tuple[int, str, bytes]]) -> None:
+    async def create(
+        self,
+        body: dict[str, Any],
+        request: dict[str, Any],
+        first_events: list[tuple[int, str, bytes]],
+        *,
+        owner: str | None = None,
+        lease_seconds: float = 0.0,
+        lock_seconds: float | None = None,
+    ) -> bool | None:
+        """Insert a queued run with its first events; with `owner`, already claimed by it. With
+        `lock_seconds`, first lock its thread for it (as ConversationStore.lock does): None if
+        there is no such thread, False if it is busy (nothing is written then)."""
+        now = time.time()
         async with self.engine.begin() as conn:
+            if lock_seconds is not None:
+                c = conversations.c
+                thread_id = body["thread_id"]
+                result = await conn.execute(
+                    conversations.update()
+                    .where((c.id == thread_id) & c.deleted.is_(False) & (c.locked_by.is_(None) | (c.locked_until < now)))
+                    .values(locked_by=body["id"], locked_until=now + lock_seconds)
+                )
+                if not result.rowcount:
+                    exists = (await conn.execute(sa.select(c.id).where((c.id == thread_id) & c.deleted.is_(False)))).scalar()
+                    return False if exists else None
             await conn.execute(
                 runs.insert().values(
                     id=body["id"],
@@ -40,17 +65,27 @@ class RunStore:
                     expires_at=body["expires_at"],
                     body=dump(body),
                     request=dump(request),
-                    owner=None,
-                    lease_until=None,
+                    owner=owner,
+                    lease_until=now + lease_seconds if owner else None,
                     cancel_requested=False,
-                    updated_at=time.time(),
+                    updated_at=now,
                 )
             )
             await self._append(conn, body["id"], first_events)
+        return True
 
     async def get_row(self, run_id: str) -> sa.Row | None:
         async with self.engine.connect() as conn:
             return (await conn.execute(sa.select(runs).where(runs.c.id == run_id))).first()
+
+    async def load(self, run_id: str) -> tuple[sa.Row | None, int]:
+        """The run's row and its last event sequence number (-1: none), in one query."""
+        last = sa.select(sa.func.max(events.c.seq)).where(events.c.run_id == run_id).scalar_subquery()
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(runs, last.label("last_seq")).where(runs.c.id == run_id))).first()
+        if row is None:
+            return None, -1
+        return row, -1 if row.last_seq is None else int(row.last_seq)
 
     async def get(self, run_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -64,21 +99,49 @@ class RunStore:
         when: tuple[str, ...] | None = None,
         request: dict[str, Any] | None = None,
         new_events: list[tuple[int, str, bytes]] | None = None,
+        steps_first: Sequence[dict[str, Any]] = (),
+        message_fields: tuple[str, list[dict[str, Any]]] | None = None,
+        fresh_metadata: bool = False,
+        more_events: Callable[[], list[tuple[int, str, bytes]]] | None = None,
+        steps_after: Sequence[dict[str, Any]] = (),
+        unlock: str | None = None,
         **cols: Any,
     ) -> bool:
         """Write the run object (and optionally events) in one transaction. With `when`, only
-        if the stored status is one of those (a compare-and-set against racing writers)."""
+        if the stored status is one of those (a compare-and-set against racing writers).
+
+        In the same transaction: `message_fields` (thread_id, rows) and `steps_first` are
+        written whether or not the compare-and-set succeeds; `fresh_metadata` takes the stored
+        run's metadata (modified while the caller held its copy) before `more_events()` builds
+        the last events; `steps_after` and releasing the thread (`unlock`: its thread_id) only
+        when the run was written."""
         where = runs.c.id == body["id"]
         if when is not None:
             where = where & runs.c.status.in_(when)
-        values: dict[str, Any] = {"status": body["status"], "expires_at": body.get("expires_at"), "body": dump(body), "updated_at": time.time(), **cols}
-        if request is not None:
-            values["request"] = dump(request)
         async with self.engine.begin() as conn:
+            if message_fields is not None:
+                await insert_message_fields(conn, *message_fields)
+            for step in steps_first:
+                await self._upsert_step(conn, step)
+            if fresh_metadata:
+                stored = (await conn.execute(sa.select(runs.c.body).where(runs.c.id == body["id"]))).scalar()
+                if stored:
+                    body["metadata"] = orjson.loads(stored)["metadata"]
+            batch = list(new_events or [])
+            if more_events is not None:
+                batch += more_events()
+            values: dict[str, Any] = {"status": body["status"], "expires_at": body.get("expires_at"), "body": dump(body), "updated_at": time.time(), **cols}
+            if request is not None:
+                values["request"] = dump(request)
             result = await conn.execute(runs.update().where(where).values(**values))
             if not result.rowcount:
-                return False
-            await self._append(conn, body["id"], new_events or [])
+                return False  # what came before is still committed
+            await self._append(conn, body["id"], batch)
+            for step in steps_after:
+                await self._upsert_step(conn, step)
+            if unlock is not None:
+                c = conversations.c
+                await conn.execute(conversations.update().where((c.id == unlock) & (c.locked_by == body["id"])).values(locked_by=None, locked_until=None))
         return True
 
     async def list_runs(self, thread_id: str, **paging: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -162,9 +225,14 @@ class RunStore:
     # -- steps ------------------------------------------------------------------------
     async def save_step(self, step: dict[str, Any]) -> None:
         async with self.engine.begin() as conn:
-            result = await conn.execute(steps.update().where(steps.c.id == step["id"]).values(body=dump(step)))
-            if not result.rowcount:
-                await conn.execute(steps.insert().values(id=step["id"], run_id=step["run_id"], created_ns=time.time_ns(), body=dump(step)))
+            await self._upsert_step(conn, step)
+
+    @staticmethod
+    async def _upsert_step(conn: Any, step: dict[str, Any]) -> None:
+        data = dump(step)
+        result = await conn.execute(steps.update().where(steps.c.id == step["id"]).values(body=data))
+        if not result.rowcount:
+            await conn.execute(steps.insert().values(id=step["id"], run_id=step["run_id"], created_ns=time.time_ns(), body=data))
 
     async def get_step(self, run_id: str, step_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:

@@ -202,13 +202,18 @@ class AssistantsService:
         await self.store.set_tool_resources(thread_id, resources)
 
     async def create_message(self, thread_id: str, params: MessageParams, *, check_lock: bool = True, run_id: str | None = None) -> dict[str, Any]:
-        thread = await self.get_thread(thread_id)
+        if params.attachments:
+            resources = (await self.get_thread(thread_id))["tool_resources"]
+        elif await self.conversations.get(thread_id) is None:  # (its tool_resources are not needed)
+            raise no_thread(thread_id)
+        else:
+            resources = {}
         if check_lock:
             active = await self.runs.active_run(thread_id)
             if active:
                 raise invalid(f"Can't add messages to {thread_id} while a run {active} is active.", None, None)
         item = message_item(params.role, params.content)
-        attachments = await self._attachments(thread_id, thread["tool_resources"], params, "attachments")
+        attachments = await self._attachments(thread_id, resources, params, "attachments")
         if not await self.conversations.append(thread_id, [item]):
             raise no_thread(thread_id)
         await self.store.add_message_fields(thread_id, [{"message_id": item["id"], "attachments": attachments, "metadata": params.metadata or {}, "run_id": run_id}])

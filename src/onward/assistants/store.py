@@ -39,6 +39,27 @@ def _is_message(item: dict[str, Any]) -> bool:
     return item.get("type", "message") == "message" and item.get("role") in ("user", "assistant")
 
 
+async def insert_message_fields(conn: Any, thread_id: str, rows: list[dict[str, Any]]) -> None:
+    """The Assistants fields of new messages, inside the caller's transaction."""
+    if not rows:
+        return
+    await conn.execute(
+        assistant_messages.insert(),
+        [
+            {
+                "thread_id": thread_id,
+                "message_id": r["message_id"],
+                "run_id": r.get("run_id"),
+                "assistant_id": r.get("assistant_id"),
+                "attachments": dump(r.get("attachments") or []),
+                "metadata": dump(r.get("metadata") or {}),
+                "extra": dump(r.get("extra") or {}),
+            }
+            for r in rows
+        ],
+    )
+
+
 class AssistantStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -91,21 +112,7 @@ class AssistantStore:
         if not rows:
             return
         async with self.engine.begin() as conn:
-            await conn.execute(
-                assistant_messages.insert(),
-                [
-                    {
-                        "thread_id": thread_id,
-                        "message_id": r["message_id"],
-                        "run_id": r.get("run_id"),
-                        "assistant_id": r.get("assistant_id"),
-                        "attachments": dump(r.get("attachments") or []),
-                        "metadata": dump(r.get("metadata") or {}),
-                        "extra": dump(r.get("extra") or {}),
-                    }
-                    for r in rows
-                ],
-            )
+            await insert_message_fields(conn, thread_id, rows)
 
     async def set_message_metadata(self, thread_id: str, message_id: str, metadata: dict[str, Any]) -> None:
         m = assistant_messages

@@ -34,6 +34,7 @@ class Translator:
         self.em = emitter
         self.steps: list[dict[str, Any]] = []  # every step this response opened, in order
         self.dirty: list[dict[str, Any]] = []  # steps to write
+        self.message_fields: list[dict[str, Any]] = []  # of output messages already in the thread, to write
         self.messages: dict[str, dict[str, Any]] = {}  # item id -> message object
         self.calls: list[dict[str, Any]] = []  # function_call items, in output order
         self._msg_step: dict[str, dict[str, Any]] = {}

@@ -138,12 +138,12 @@ class Worker:
 
     # -- one execution ------------------------------------------------------------------
     async def _execute(self, run_id: str) -> None:
-        row = await self.store.get_row(run_id)
+        row, last = await self.store.load(run_id)
         if row is None or row.status != "queued":
             return
         run = orjson.loads(row.body)
         req = orjson.loads(row.request)
-        em = Emitter(self.hub, run_id, await self.store.last_seq(run_id) + 1)
+        em = Emitter(self.hub, run_id, last + 1)
         tr = Translator(run, em)
         try:
             if row.cancel_requested:
@@ -158,12 +158,14 @@ class Worker:
                 return  # cancelled or expired meanwhile
             for seq, name, data in first:
                 hub.publish(run_id, seq, name, data)
-            self.svc.changed(run_id)
+            # (no long-poll wake-up: a poll waits through queued and in_progress alike)
             await self._turn(run, req, tr, em)
         except asyncio.CancelledError:
             if self.stopping:  # shutting down: the lease lapses and recovery ends the run
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.store.append_events(run_id, em.take()))
+                    if tr.message_fields:
+                        await asyncio.shield(self.svc.assistants.store.add_message_fields(run["thread_id"], tr.message_fields))
                 return
             status = "expired" if run_id in self.expiring else "cancelled"
             await asyncio.shield(self._end(run, req, tr, em, status))
@@ -257,7 +259,7 @@ class Worker:
             code = "rate_limit_exceeded" if err.get("code") == "rate_limit_exceeded" else "server_error"
             await self._end(run, req, tr, em, "failed", last_error={"code": code, "message": err.get("message") or "The model failed."}, usage=turn)
             return
-        await svc.append_outputs(run, [i for i in resp.get("output", []) if i.get("type") != "function_call"])
+        tr.message_fields = await svc.append_outputs(run, [i for i in resp.get("output", []) if i.get("type") != "function_call"])
         if status == "incomplete":
             await self._end(run, req, tr, em, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=turn)
         elif tr.calls:
@@ -282,14 +284,18 @@ class Worker:
                     break
                 await asyncio.sleep(0.2)
 
-    async def _end(self, run: dict[str, Any], req: dict[str, Any], tr: Translator, em: Emitter, status: str, *, usage: tuple[int, int] | None = None, **fields: Any) -> None:
+    async def _end(
+        self, run: dict[str, Any], req: dict[str, Any], tr: Translator, em: Emitter, status: str, *, usage: tuple[int, int] | None = None, **fields: Any
+    ) -> None:
+        """Settle the run; its steps and its messages' fields go in the same transaction (also
+        when this ends a turn cut short after its outputs reached the thread)."""
         tr.finish(status, usage, fields.get("last_error"))
-        for step in {id(s): s for s in tr.dirty}.values():
-            await self.store.save_step(step)
-        tr.dirty.clear()
+        steps = list({id(s): s for s in tr.dirty}.values())
         if status == "requires_action":
             run["required_action"] = {
                 "type": "submit_tool_outputs",
                 "submit_tool_outputs": {"tool_calls": [{"id": c["call_id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in tr.calls]},
             }
-        await self.svc.settle(run["id"], status, run=run, req=req, emitter=em, owner=self.owner, **fields)
+        await self.svc.settle(run["id"], status, run=run, req=req, emitter=em, owner=self.owner, steps=steps, message_fields=tr.message_fields, **fields)
+        tr.dirty.clear()  # written (kept if the write was cut short: a later ending writes them)
+        tr.message_fields = []
