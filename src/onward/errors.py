@@ -47,3 +47,11 @@ def invalid(message: str, param: str | None = None, code: str | None = "invalid_
 
 def not_found(message: str, param: str | None = None) -> APIError:
     return APIError(404, message, param=param, code=None)
+
+
+def reject_unknown(obj: dict, allowed: set[str], where: str | None = None) -> None:
+    """400 `unknown_parameter` naming the first key of `obj` not in `allowed` (as `where.key`)."""
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        param = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise invalid(f"Unknown parameter: '{param}'.", param, "unknown_parameter")

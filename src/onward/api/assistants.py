@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ..assistants.params import AssistantCreate
 from .deps import json, page_params, services
-from .errors import parse_json, validate
+from .errors import read_object, validate
 
 router = APIRouter(prefix="/v1/assistants")
 
@@ -19,8 +19,7 @@ def svc(request: Request) -> Any:
 
 
 async def body_of(request: Request, model: Any) -> Any:
-    raw = await request.body()
-    return validate(model, parse_json(raw) if raw else {})
+    return validate(model, await read_object(request))
 
 
 @router.post("")

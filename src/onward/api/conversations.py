@@ -6,26 +6,15 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from .deps import json, page_params, services
-from .errors import parse_json
+from .errors import read_object
 
 router = APIRouter(prefix="/v1/conversations")
 
 
-async def _body(request: Request) -> dict:
-    raw = await request.body()
-    if not raw:
-        return {}
-    body = parse_json(raw)
-    if not isinstance(body, dict):
-        from ..errors import APIError
-
-        raise APIError(400, "The request body must be a JSON object.", code="invalid_type")
-    return body
-
 
 @router.post("")
 async def create(request: Request) -> Response:
-    return json(await services(request).conversations.create(await _body(request)))
+    return json(await services(request).conversations.create(await read_object(request)))
 
 
 @router.get("/{conv_id}")
@@ -35,7 +24,7 @@ async def get(request: Request, conv_id: str) -> Response:
 
 @router.post("/{conv_id}")
 async def update(request: Request, conv_id: str) -> Response:
-    return json(await services(request).conversations.update(conv_id, await _body(request)))
+    return json(await services(request).conversations.update(conv_id, await read_object(request)))
 
 
 @router.delete("/{conv_id}")
@@ -45,7 +34,7 @@ async def delete(request: Request, conv_id: str) -> Response:
 
 @router.post("/{conv_id}/items")
 async def add_items(request: Request, conv_id: str) -> Response:
-    return json(await services(request).conversations.add_items(conv_id, await _body(request)))
+    return json(await services(request).conversations.add_items(conv_id, await read_object(request)))
 
 
 @router.get("/{conv_id}/items")

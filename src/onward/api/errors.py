@@ -63,6 +63,15 @@ def parse_json(raw: bytes) -> Any:
         ) from exc
 
 
+async def read_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body; an empty body is an empty object."""
+    raw = await request.body()
+    body = parse_json(raw) if raw else {}
+    if not isinstance(body, dict):
+        raise APIError(400, "The request body must be a JSON object.", code="invalid_type")
+    return body
+
+
 def validate(model: type[BaseModel], body: Any) -> Any:
     if not isinstance(body, dict):
         raise APIError(400, "The request body must be a JSON object.", code="invalid_type")

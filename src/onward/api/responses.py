@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from ..engine.events import encode
 from ..engine.params import CompactRequest, CreateResponse
 from ..errors import invalid
 from .deps import json, page_params, services
@@ -91,6 +90,3 @@ async def list_input_items(
 async def compact(request: Request) -> Response:
     params = validate(CompactRequest, parse_json(await request.body()))
     return json(await services(request).responses.compact(params))
-
-
-__all__ = ["router", "encode"]

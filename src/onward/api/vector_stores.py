@@ -10,23 +10,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ..errors import APIError
 from .deps import json, page_params, services
-from .errors import parse_json
+from .errors import read_object
 
 router = APIRouter(prefix="/v1/vector_stores")
 POLL_AFTER_MS = "100"  # hint for the SDK's *_and_poll helpers
 LONG_POLL_SECONDS = 5.0  # a poll helper's GET waits this long for ingestion to move on
 
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    body = parse_json(raw)
-    if not isinstance(body, dict):
-        raise APIError(400, "The request body must be a JSON object.", code="invalid_type")
-    return body
 
 
 async def _polled(request: Request, vs_id: str, read: Callable[[], Awaitable[dict[str, Any]]], busy: Callable[[dict[str, Any]], bool]) -> Response:
@@ -48,7 +38,7 @@ async def _polled(request: Request, vs_id: str, read: Callable[[], Awaitable[dic
 
 @router.post("")
 async def create(request: Request) -> Response:
-    return json(await services(request).vector_stores.create(await _body(request)))
+    return json(await services(request).vector_stores.create(await read_object(request)))
 
 
 @router.get("")
@@ -64,7 +54,7 @@ async def get(request: Request, vs_id: str) -> Response:
 
 @router.post("/{vs_id}")
 async def update(request: Request, vs_id: str) -> Response:
-    return json(await services(request).vector_stores.update(vs_id, await _body(request)))
+    return json(await services(request).vector_stores.update(vs_id, await read_object(request)))
 
 
 @router.delete("/{vs_id}")
@@ -74,7 +64,7 @@ async def delete(request: Request, vs_id: str) -> Response:
 
 @router.post("/{vs_id}/search")
 async def search(request: Request, vs_id: str) -> Response:
-    return json(await services(request).vector_stores.search_page(vs_id, await _body(request)))
+    return json(await services(request).vector_stores.search_page(vs_id, await read_object(request)))
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -82,7 +72,7 @@ async def search(request: Request, vs_id: str) -> Response:
 
 @router.post("/{vs_id}/files")
 async def create_file(request: Request, vs_id: str) -> Response:
-    return json(await services(request).vector_stores.create_file(vs_id, await _body(request)))
+    return json(await services(request).vector_stores.create_file(vs_id, await read_object(request)))
 
 
 @router.get("/{vs_id}/files")
@@ -101,7 +91,7 @@ async def get_file(request: Request, vs_id: str, file_id: str) -> Response:
 
 @router.post("/{vs_id}/files/{file_id}")
 async def update_file(request: Request, vs_id: str, file_id: str) -> Response:
-    return json(await services(request).vector_stores.update_file(vs_id, file_id, await _body(request)))
+    return json(await services(request).vector_stores.update_file(vs_id, file_id, await read_object(request)))
 
 
 @router.delete("/{vs_id}/files/{file_id}")
@@ -119,7 +109,7 @@ async def file_content(request: Request, vs_id: str, file_id: str) -> Response:
 
 @router.post("/{vs_id}/file_batches")
 async def create_batch(request: Request, vs_id: str) -> Response:
-    return json(await services(request).vector_stores.create_batch(vs_id, await _body(request)))
+    return json(await services(request).vector_stores.create_batch(vs_id, await read_object(request)))
 
 
 @router.get("/{vs_id}/file_batches/{batch_id}")

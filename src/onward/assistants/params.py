@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import invalid
+from ..errors import invalid, reject_unknown
 
 TOOL_TYPES = ("function", "file_search", "code_interpreter")
 INCLUDABLE = ("step_details.tool_calls[*].file_search.results[*].content",)
@@ -53,10 +53,7 @@ def check_tools(tools: Any, param: str = "tools") -> list[dict[str, Any]] | None
             names.add(fn["name"])
             if fn.get("parameters") is not None and not isinstance(fn["parameters"], dict):
                 raise invalid(f"Invalid type for '{where}.function.parameters': expected an object.", f"{where}.function.parameters", "invalid_type")
-            unknown = set(fn) - {"name", "description", "parameters", "strict"}
-            if unknown:
-                key = sorted(unknown)[0]
-                raise invalid(f"Unknown parameter: '{where}.function.{key}'.", f"{where}.function.{key}", "unknown_parameter")
+            reject_unknown(fn, {"name", "description", "parameters", "strict"}, f"{where}.function")
             entry = {"type": "function", "function": {"name": fn["name"], "description": fn.get("description"), "parameters": fn.get("parameters"), "strict": fn.get("strict", False)}}
         elif kind == "file_search":
             fs = tool.get("file_search") or {}
@@ -78,10 +75,7 @@ def check_tool_resources(value: Any, param: str = "tool_resources") -> dict[str,
         return None
     if not isinstance(value, dict):
         raise invalid(f"Invalid type for '{param}': expected an object.", param, "invalid_type")
-    unknown = set(value) - {"code_interpreter", "file_search"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise invalid(f"Unknown parameter: '{param}.{key}'.", f"{param}.{key}", "unknown_parameter")
+    reject_unknown(value, {"code_interpreter", "file_search"}, param)
     ci = value.get("code_interpreter")
     if ci is not None:
         ids = ci.get("file_ids") if isinstance(ci, dict) else None

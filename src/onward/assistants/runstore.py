@@ -155,10 +155,6 @@ class RunStore:
                 await conn.execute(sa.select(runs.c.id).where((runs.c.thread_id == thread_id) & runs.c.status.in_(ACTIVE)).limit(1))
             ).scalar()
 
-    async def set_request(self, run_id: str, request: dict[str, Any]) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(runs.update().where(runs.c.id == run_id).values(request=dump(request)))
-
     # -- background work --------------------------------------------------------------
     async def claim_queued(self, owner: str, lease_seconds: float) -> str | None:
         now = time.time()
@@ -175,17 +171,6 @@ class RunStore:
                 .values(owner=owner, lease_until=now + lease_seconds, updated_at=now)
             )
             return run_id if result.rowcount else None
-
-    async def claim(self, run_id: str, owner: str, lease_seconds: float) -> bool:
-        """Take one queued run (the process that created it runs it at once)."""
-        now = time.time()
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                runs.update()
-                .where((runs.c.id == run_id) & runs.c.owner.is_(None) & (runs.c.status == "queued"))
-                .values(owner=owner, lease_until=now + lease_seconds, updated_at=now)
-            )
-        return bool(result.rowcount)
 
     async def renew(self, owner: str, ids: list[str], lease_seconds: float) -> None:
         if not ids:
@@ -223,10 +208,6 @@ class RunStore:
             return bool((await conn.execute(sa.select(runs.c.cancel_requested).where(runs.c.id == run_id))).scalar())
 
     # -- steps ------------------------------------------------------------------------
-    async def save_step(self, step: dict[str, Any]) -> None:
-        async with self.engine.begin() as conn:
-            await self._upsert_step(conn, step)
-
     @staticmethod
     async def _upsert_step(conn: Any, step: dict[str, Any]) -> None:
         data = dump(step)

@@ -69,13 +69,6 @@ class Worker:
 
         task.add_done_callback(_done)
 
-    async def dispatch(self, run_id: str) -> None:
-        """A run just became queued: run it here if there is room, else let any worker claim it."""
-        if self.has_room() and await self.store.claim(run_id, self.owner, self.svc.settings.lease_seconds):
-            self.start(run_id)
-        else:
-            self.wake.set()
-
     async def _claim_loop(self) -> None:
         while True:
             try:

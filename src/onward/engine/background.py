@@ -57,13 +57,11 @@ class BackgroundRunner:
         return frames
 
     def _start(self, response_id: str) -> None:
-        self.service.hub.running.add(response_id)
         task = asyncio.create_task(self._execute(response_id))
         self.tasks[response_id] = task
 
         def _done(_task: asyncio.Task) -> None:
             self.tasks.pop(response_id, None)
-            self.service.hub.running.discard(response_id)
 
         task.add_done_callback(_done)
 
@@ -73,8 +71,7 @@ class BackgroundRunner:
             return
         body = orjson.loads(row.body)
         saved = orjson.loads(row.request)
-        events = await self.service.store.read_events(response_id, -1)
-        builder = ResponseBuilder(body, sequence_start=(events[-1][0] + 1) if events else 0)
+        builder = ResponseBuilder(body, sequence_start=await self.service.store.next_sequence(response_id))
         pending: list[tuple[int, bytes]] = []
         last_flush = time.monotonic()
 
@@ -163,8 +160,7 @@ class BackgroundRunner:
             body = await self.service.store.get(row.id)
             if body is None:
                 continue
-            events = await self.service.store.read_events(row.id, -1)
-            builder = ResponseBuilder(body, sequence_start=(events[-1][0] + 1) if events else 0)
+            builder = ResponseBuilder(body, sequence_start=await self.service.store.next_sequence(row.id))
             builder.close_all("incomplete")
             for item in body["output"]:
                 if item.get("status") == "in_progress":

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import APIError, invalid
+from ..errors import APIError, invalid, reject_unknown
 from ..ids import new_id
 from ..providers.base import ModelRequest, Provider
 from ..tools import file_search
@@ -130,10 +130,7 @@ def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         params = tool.get("parameters")
         if params is not None and not isinstance(params, dict):
             raise invalid(f"Invalid type for 'tools[{i}].parameters': expected an object.", f"tools[{i}].parameters", "invalid_type")
-        unknown = set(tool) - {"type", "name", "description", "parameters", "strict", "defer_loading", "output_schema", "allowed_callers"}
-        if unknown:
-            key = sorted(unknown)[0]
-            raise invalid(f"Unknown parameter: 'tools[{i}].{key}'.", f"tools[{i}].{key}", "unknown_parameter")
+        reject_unknown(tool, {"type", "name", "description", "parameters", "strict", "defer_loading", "output_schema", "allowed_callers"}, f"tools[{i}]")
         out.append({"type": "function", "name": name, "description": tool.get("description"), "parameters": params, "strict": tool.get("strict", True)})
     return out
 

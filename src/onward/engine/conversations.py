@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import invalid, not_found
+from ..errors import invalid, not_found, reject_unknown
 from ..ids import new_id
 from ..store.conversations import ConversationStore
 from . import context
@@ -46,10 +46,7 @@ class ConversationsService:
         self.store = store
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(body) - {"items", "metadata"}
-        if unknown:
-            key = sorted(unknown)[0]
-            raise invalid(f"Unknown parameter: '{key}'.", key, "unknown_parameter")
+        reject_unknown(body, {"items", "metadata"})
         metadata = _check_metadata(body.get("metadata"))
         items = _items(body.get("items"))
         return await self.store.create(new_id("conv"), metadata, items)
@@ -61,10 +58,7 @@ class ConversationsService:
         return conv
 
     async def update(self, conv_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(body) - {"metadata"}
-        if unknown:
-            key = sorted(unknown)[0]
-            raise invalid(f"Unknown parameter: '{key}'.", key, "unknown_parameter")
+        reject_unknown(body, {"metadata"})
         if "metadata" not in body:
             raise invalid("Missing required parameter: 'metadata'.", "metadata", "missing_required_parameter")
         if not await self.store.update_metadata(conv_id, _check_metadata(body["metadata"])):
@@ -77,10 +71,7 @@ class ConversationsService:
         return {"id": conv_id, "object": "conversation.deleted", "deleted": True}
 
     async def add_items(self, conv_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(body) - {"items"}
-        if unknown:
-            key = sorted(unknown)[0]
-            raise invalid(f"Unknown parameter: '{key}'.", key, "unknown_parameter")
+        reject_unknown(body, {"items"})
         if not body.get("items"):
             raise invalid("Missing required parameter: 'items'.", "items", "missing_required_parameter")
         items = _items(body["items"])

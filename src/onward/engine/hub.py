@@ -9,7 +9,6 @@ from collections import defaultdict
 class Hub:
     def __init__(self) -> None:
         self._subs: dict[str, set[asyncio.Queue[tuple[int, bytes] | None]]] = defaultdict(set)
-        self.running: set[str] = set()  # responses this process is producing right now
 
     def subscribe(self, response_id: str) -> asyncio.Queue[tuple[int, bytes] | None]:
         queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()

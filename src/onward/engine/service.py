@@ -326,15 +326,15 @@ class ResponsesService:
             await self.store.finish(builder.body, [])
         else:  # another process runs it; it notices the flag within a flush interval
             for _ in range(50):
-                current = await self.store.get_row(response_id)
-                if current is None or current.status in TERMINAL:
+                status = await self.store.status(response_id)
+                if status is None or status in TERMINAL:
                     break
                 await asyncio.sleep(0.1)
         return await self.get(response_id)
 
     async def input_items(self, response_id: str, *, limit: int, order: str, after: str | None, before: str | None) -> dict[str, Any]:
         await self._settled(response_id)
-        if await self.store.get_row(response_id) is None:
+        if await self.store.status(response_id) is None:
             raise not_found(f"Response with id '{response_id}' not found.", "response_id")
         items, has_more = await self.store.list_input_items(response_id, limit=limit, order=order, after=after, before=before)
         return {
@@ -356,14 +356,14 @@ class ResponsesService:
         try:
             last = after
             while True:
-                status_row = await self.store.get_row(response_id)
-                done = status_row is None or status_row.status in TERMINAL
+                status = await self.store.status(response_id)
+                done = status is None or status in TERMINAL
                 for seq, data in await self.store.read_events(response_id, last):
                     last = seq
                     yield _event_type(data), data.encode()
                 if done:
                     return
-                if response_id in self.hub.running:
+                if response_id in self.background.tasks:  # produced here: follow the hub
                     while True:
                         try:
                             got = await asyncio.wait_for(queue.get(), timeout=1.0)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import APIError, invalid, not_found
+from ..errors import APIError, invalid, not_found, reject_unknown
 from ..ids import new_id
 from ..retrieval import chunking, embeddings, index
 from ..retrieval.embeddings import Embedder
@@ -30,12 +30,6 @@ log = logging.getLogger("onward.vector_stores")
 MAX_BATCH = 2000
 MAX_STORE_FILES = 500
 RANKERS = ("none", "auto", "default-2024-11-15")
-
-
-def _reject_unknown(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise invalid(f"Unknown parameter: '{unknown[0]}'.", unknown[0], "unknown_parameter")
 
 
 def _attributes(raw: Any, param: str = "attributes") -> dict[str, Any] | None:
@@ -61,19 +55,13 @@ def _expires_after(raw: Any, param: str = "expires_after") -> dict[str, Any] | N
         return None
     if not isinstance(raw, dict):
         raise APIError(400, f"Invalid type for '{param}': expected an object.", param=param, code="invalid_type")
-    _reject_unknown_nested(raw, {"anchor", "days"}, param)
+    reject_unknown(raw, {"anchor", "days"}, param)
     if raw.get("anchor") != "last_active_at":
         raise invalid(f"Invalid value for '{param}.anchor': {raw.get('anchor')!r}. Supported values are: 'last_active_at'.", f"{param}.anchor")
     days = raw.get("days")
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
         raise invalid(f"Invalid value for '{param}.days': {days!r}. It must be an integer between 1 and 365.", f"{param}.days")
     return {"anchor": "last_active_at", "days": days}
-
-
-def _reject_unknown_nested(obj: dict[str, Any], allowed: set[str], param: str) -> None:
-    unknown = sorted(set(obj) - allowed)
-    if unknown:
-        raise invalid(f"Unknown parameter: '{param}.{unknown[0]}'.", f"{param}.{unknown[0]}", "unknown_parameter")
 
 
 def _name(raw: Any, param: str = "name") -> str | None:
@@ -156,7 +144,7 @@ class VectorStoreService:
     # -- vector stores -------------------------------------------------------------------
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        _reject_unknown(body, {"name", "description", "file_ids", "chunking_strategy", "expires_after", "metadata"})
+        reject_unknown(body, {"name", "description", "file_ids", "chunking_strategy", "expires_after", "metadata"})
         name = _name(body.get("name"))
         description = _name(body.get("description"), "description")
         metadata = _check_metadata(body.get("metadata"))
@@ -184,7 +172,7 @@ class VectorStoreService:
         return page(*result)
 
     async def update(self, vs_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        _reject_unknown(body, {"name", "expires_after", "metadata"})
+        reject_unknown(body, {"name", "expires_after", "metadata"})
         changes: dict[str, Any] = {}
         if "name" in body:
             changes["name"] = _name(body["name"])
@@ -232,7 +220,7 @@ class VectorStoreService:
         return objects
 
     async def create_file(self, vs_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        _reject_unknown(body, {"file_id", "chunking_strategy", "attributes"})
+        reject_unknown(body, {"file_id", "chunking_strategy", "attributes"})
         file_id = body.get("file_id")
         if not isinstance(file_id, str) or not file_id:
             raise invalid("Missing required parameter: 'file_id'.", "file_id", "missing_required_parameter")
@@ -264,7 +252,7 @@ class VectorStoreService:
         return page(*result)
 
     async def update_file(self, vs_id: str, file_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        _reject_unknown(body, {"attributes"})
+        reject_unknown(body, {"attributes"})
         if "attributes" not in body:
             raise invalid("Missing required parameter: 'attributes'.", "attributes", "missing_required_parameter")
         attributes = _attributes(body["attributes"])
@@ -297,7 +285,7 @@ class VectorStoreService:
     # -- batches -------------------------------------------------------------------------
 
     async def create_batch(self, vs_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        _reject_unknown(body, {"file_ids", "files", "chunking_strategy", "attributes"})
+        reject_unknown(body, {"file_ids", "files", "chunking_strategy", "attributes"})
         if body.get("file_ids") is not None and body.get("files") is not None:
             raise invalid("'file_ids' and 'files' are mutually exclusive: send one of them.", "files")
         strategy = chunking.resolve_strategy(body.get("chunking_strategy"))
@@ -313,7 +301,7 @@ class VectorStoreService:
             for i, f in enumerate(files):
                 if not isinstance(f, dict) or not isinstance(f.get("file_id"), str) or not f["file_id"]:
                     raise invalid(f"Missing required parameter: 'files[{i}].file_id'.", f"files[{i}].file_id", "missing_required_parameter")
-                _reject_unknown_nested(f, {"file_id", "attributes", "chunking_strategy"}, f"files[{i}]")
+                reject_unknown(f, {"file_id", "attributes", "chunking_strategy"}, f"files[{i}]")
                 specs.append((f["file_id"], chunking.resolve_strategy(f.get("chunking_strategy"), f"files[{i}].chunking_strategy"), _attributes(f.get("attributes"), f"files[{i}].attributes")))
             specs = list({s[0]: s for s in specs}.values())
             param = "files"
@@ -352,7 +340,7 @@ class VectorStoreService:
 
     async def search_page(self, vs_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST /v1/vector_stores/{id}/search."""
-        _reject_unknown(body, {"query", "rewrite_query", "max_num_results", "filters", "ranking_options"})
+        reject_unknown(body, {"query", "rewrite_query", "max_num_results", "filters", "ranking_options"})
         if "query" not in body:
             raise invalid("Missing required parameter: 'query'.", "query", "missing_required_parameter")
         queries = _queries(body["query"])
@@ -504,7 +492,7 @@ def _ranking(raw: Any) -> float | None:
         return None
     if not isinstance(raw, dict):
         raise APIError(400, "Invalid type for 'ranking_options': expected an object.", param="ranking_options", code="invalid_type")
-    _reject_unknown_nested(raw, {"ranker", "score_threshold"}, "ranking_options")
+    reject_unknown(raw, {"ranker", "score_threshold"}, "ranking_options")
     ranker = raw.get("ranker")
     if ranker is not None and ranker not in RANKERS:
         raise invalid(f"Invalid value for 'ranking_options.ranker': {ranker!r}. Supported values are: {', '.join(RANKERS)}.", "ranking_options.ranker")

@@ -34,6 +34,10 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
         from .local import LocalProvider
 
         return LocalProvider(model_path=opts.get("model_path"), n_ctx=route.context_window or 8192)
+    # The two HTTP providers take the same upstream settings.
+    timeout = float(opts.get("timeout", settings.upstream_timeout))
+    retries = int(opts.get("retries", settings.upstream_retries))
+    backoff_base = float(opts.get("backoff_base", 0.5))
     if route.provider == "chat_completions":
         from .chat_completions import ChatCompletionsProvider
 
@@ -42,10 +46,10 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
             route.api_key,
             route.upstream_model or route.name,
             context_window=route.context_window or 128000,
-            timeout=float(opts.get("timeout", settings.upstream_timeout)),
-            retries=int(opts.get("retries", settings.upstream_retries)),
-            backoff_base=float(opts.get("backoff_base", 0.5)),
             json_schema_style=str(opts.get("json_schema_style", "json_schema")),
+            timeout=timeout,
+            retries=retries,
+            backoff_base=backoff_base,
         )
     if route.provider == "openai_responses":
         from .openai_responses import OpenAIResponsesProvider
@@ -55,9 +59,9 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
             route.api_key,
             route.upstream_model or route.name,
             context_window=route.context_window or 400000,
-            timeout=float(opts.get("timeout", settings.upstream_timeout)),
-            retries=int(opts.get("retries", settings.upstream_retries)),
-            backoff_base=float(opts.get("backoff_base", 0.5)),
+            timeout=timeout,
+            retries=retries,
+            backoff_base=backoff_base,
         )
     if route.provider == "scripted":
         from .scripted import ScriptedProvider

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import orjson
@@ -72,14 +71,3 @@ async def migrate(engine: AsyncEngine) -> None:
         if not is_sqlite(engine):
             await conn.execute(sa.text("SELECT pg_advisory_xact_lock(74737201)"))
         await conn.run_sync(_upgrade, str(engine.url))
-
-
-def migrate_sync(url: str) -> None:
-    async def _run() -> None:
-        engine = make_engine(url)
-        try:
-            await migrate(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(_run())

@@ -191,6 +191,18 @@ class ResponseStore:
             if not self.sqlite:  # delivered at commit, to whoever streams it elsewhere
                 await conn.execute(sa.text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": response_id})
 
+    async def status(self, response_id: str) -> str | None:
+        """Just the status (polled while following a stream: the body is not needed)."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(responses.c.status).where(responses.c.id == response_id))).scalar()
+
+    async def next_sequence(self, response_id: str) -> int:
+        """The sequence number the response's next stored event takes."""
+        c = response_events.c
+        async with self.engine.connect() as conn:
+            last = (await conn.execute(sa.select(sa.func.max(c.sequence_number)).where(c.response_id == response_id))).scalar()
+        return 0 if last is None else last + 1
+
     async def read_events(self, response_id: str, after: int) -> list[tuple[int, str]]:
         c = response_events.c
         async with self.engine.connect() as conn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import invalid
+from ..errors import invalid, reject_unknown
 
 NAME = "file_search"
 DESCRIPTION = (
@@ -23,10 +23,7 @@ PARAMETERS = {
 
 def normalize(tool: dict[str, Any], where: str) -> dict[str, Any]:
     """Validate a `{"type": "file_search", …}` tool and echo it with its defaults."""
-    unknown = set(tool) - {"type", "vector_store_ids", "max_num_results", "ranking_options", "filters"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise invalid(f"Unknown parameter: '{where}.{key}'.", f"{where}.{key}", "unknown_parameter")
+    reject_unknown(tool, {"type", "vector_store_ids", "max_num_results", "ranking_options", "filters"}, where)
     ids = tool.get("vector_store_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise invalid(f"'{where}.vector_store_ids' must be a non-empty array of vector store ids.", f"{where}.vector_store_ids")
