@@ -196,7 +196,9 @@ def _stream_error(err: Any) -> Exception:
     return UpstreamFault(f"upstream error: {message}", code="rate_limit_exceeded" if status == 429 else "upstream_error")
 
 
-class ChatCompletionsProvider:
+class UpstreamProvider:
+    """What both HTTP providers share: a model name, one pooled upstream, token estimates."""
+
     def __init__(
         self,
         base_url: str,
@@ -209,13 +211,9 @@ class ChatCompletionsProvider:
         backoff_base: float = 0.5,
         backoff_max: float = 4.0,
         client: aiohttp.ClientSession | None = None,
-        json_schema_style: str = "json_schema",
     ) -> None:
         self.model = model
         self.context_window = context_window
-        # "json_object_schema": upstreams such as llama-cpp-python's server take a schema as
-        # {"type": "json_object", "schema": …} and reject OpenAI's json_schema wrapper.
-        self.json_schema_style = json_schema_style
         self.http = Upstream(
             base_url,
             api_key,
@@ -225,6 +223,20 @@ class ChatCompletionsProvider:
             backoff_max=backoff_max,
             client=client,
         )
+
+    def count_tokens(self, request: ModelRequest) -> int:
+        return estimate_input_tokens(request)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+class ChatCompletionsProvider(UpstreamProvider):
+    def __init__(self, base_url: str, api_key: str | None, model: str, *, json_schema_style: str = "json_schema", **upstream: Any) -> None:
+        super().__init__(base_url, api_key, model, **upstream)
+        # "json_object_schema": upstreams such as llama-cpp-python's server take a schema as
+        # {"type": "json_object", "schema": …} and reject OpenAI's json_schema wrapper.
+        self.json_schema_style = json_schema_style
 
     def build_body(self, request: ModelRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -256,9 +268,3 @@ class ChatCompletionsProvider:
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         body = self.build_body(request)
         return self.http.stream("/chat/completions", body, lambda: _ChatStream(lambda: self.count_tokens(request)))
-
-    def count_tokens(self, request: ModelRequest) -> int:
-        return estimate_input_tokens(request)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import aiohttp
 import orjson
 
 from ..ids import new_id
@@ -23,8 +22,8 @@ from .base import (
     ToolCallStart,
     Usage,
 )
-from .chat_completions import count_text_tokens, estimate_input_tokens
-from .http import Upstream, UpstreamFault, request_error
+from .chat_completions import UpstreamProvider, count_text_tokens
+from .http import UpstreamFault, request_error
 
 _TRANSIENT = frozenset({"server_error", "rate_limit_exceeded", "internal_error", "overloaded"})
 
@@ -163,32 +162,7 @@ class _ResponsesStream:
         raise UpstreamFault(f"upstream did not stream: {body[:200]!r}", retryable=False)
 
 
-class OpenAIResponsesProvider:
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None,
-        model: str,
-        *,
-        context_window: int = 128000,
-        timeout: float = 600.0,
-        retries: int = 3,
-        backoff_base: float = 0.5,
-        backoff_max: float = 4.0,
-        client: aiohttp.ClientSession | None = None,
-    ) -> None:
-        self.model = model
-        self.context_window = context_window
-        self.http = Upstream(
-            base_url,
-            api_key,
-            timeout=timeout,
-            retries=retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            client=client,
-        )
-
+class OpenAIResponsesProvider(UpstreamProvider):
     def build_body(self, request: ModelRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model or request.model,
@@ -215,10 +189,4 @@ class OpenAIResponsesProvider:
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         body = self.build_body(request)
         return self.http.stream("/responses", body, lambda: _ResponsesStream(lambda: self.count_tokens(request)))
-
-    def count_tokens(self, request: ModelRequest) -> int:
-        return estimate_input_tokens(request)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
