@@ -17,6 +17,7 @@ from .api import conversations as conversations_api
 from .api import errors as api_errors
 from .api import files as files_api
 from .api import models as models_api
+from .api import openapi as openapi_api
 from .api import responses as responses_api
 from .api import runs as runs_api
 from .api import threads as threads_api
@@ -32,7 +33,7 @@ from .engine.vector_stores import start_service as start_vector_stores
 from .errors import APIError
 from .providers.registry import Registry
 from .store.conversations import ConversationStore
-from .store.db import make_engine, migrate
+from .store.db import is_sqlite, make_engine, migrate
 from .store.files import FileStore
 from .store.responses import ResponseStore
 
@@ -93,6 +94,12 @@ def create_app(settings: Settings | None = None) -> Any:
         responses = ResponsesService(settings, ResponseStore(engine), registry, conversation_store)
         services = Services(settings, registry, responses, ConversationsService(conversation_store))
         services.files = FileService(await FileStore.from_env(engine, settings.data_dir / "files"))
+        if not is_sqlite(engine) and services.files.store.blobs.location.startswith("local:"):
+            log.warning(
+                "Files are stored on this machine's local disk (%s): other processes on this PostgreSQL database can read them only if they share "
+                "that directory. With several machines, set ONWARD_S3_BUCKET or put ONWARD_DATA_DIR on a shared filesystem.",
+                services.files.store.root,
+            )
         services.vector_stores = await start_vector_stores(engine, services.files, settings)
         responses.vector_stores = services.vector_stores
         app.state.metrics.watch_background(responses.background.tasks)
@@ -119,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Any:
     app.include_router(assistants_api.router)
     app.include_router(runs_api.router)  # before threads: POST /v1/threads/runs
     app.include_router(threads_api.router)
+    openapi_api.install(app)
 
     @app.get("/health")
     async def health() -> dict:

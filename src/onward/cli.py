@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -47,6 +48,15 @@ def serve(
         )
         raise typer.Exit(2)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.database_url.startswith(("postgres://", "postgresql")):
+        from .store.db import DatabaseUnavailable, ensure_database
+
+        try:
+            if asyncio.run(ensure_database(settings.database_url)):
+                typer.echo(f"Created the PostgreSQL database {settings.database_url.rsplit('/', 1)[-1].split('?')[0]!r}.", err=True)
+        except DatabaseUnavailable as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
     typer.echo(f"Onward on http://{settings.host}:{settings.port}/v1  (database: {settings.database_url.split('@')[-1]})", err=True)
     uvicorn.run(
         create_app(settings),

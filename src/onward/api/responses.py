@@ -1,5 +1,5 @@
 """/v1/responses: create (JSON, SSE, background), get (and resume its stream), delete,
-cancel, input items, compact."""
+cancel, input items, compact, input token counts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from ..engine.params import CompactRequest, CreateResponse
+from ..engine.params import CompactRequest, CreateResponse, InputTokensRequest
 from ..errors import invalid
 from .deps import json, page_params, services
 from .errors import parse_json, validate
@@ -90,3 +90,9 @@ async def list_input_items(
 async def compact(request: Request) -> Response:
     params = validate(CompactRequest, parse_json(await request.body()))
     return json(await services(request).responses.compact(params))
+
+
+@router.post("/v1/responses/input_tokens")
+async def input_tokens(request: Request) -> Response:
+    params = validate(InputTokensRequest, parse_json(await request.body()))
+    return json(await services(request).responses.count_input_tokens(params))

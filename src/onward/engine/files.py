@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import APIError, invalid, not_found
 from ..ids import new_id
-from ..store.files import FileStore
+from ..store.files import BytesUnavailable, FileStore
 
 log = logging.getLogger("onward.files")
 
@@ -199,10 +199,14 @@ class FileService:
         }
 
     async def content(self, file_id: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
-        """The file object and its bytes, in chunks."""
+        """The file object and its bytes, in chunks. 409 `file_bytes_unavailable` when the
+        bytes are in storage this process cannot read (several processes, each keeping files
+        on its own disk): the message names the setting that fixes it."""
         found = await self.get(file_id)
         try:
             return found, await self.store.open(file_id)
+        except BytesUnavailable as exc:
+            raise APIError(409, exc.message, param="file_id", code="file_bytes_unavailable") from None
         except FileNotFoundError:
             log.error("file %s has a row but no stored bytes", file_id)
             raise APIError(500, f"The content of file '{file_id}' is missing from storage.", code="file_content_missing") from None

@@ -28,7 +28,7 @@ from .background import BackgroundRunner
 from .events import ResponseBuilder, usage_dict
 from .hub import Hub
 from .loop import Hosted, run_model
-from .params import CompactRequest, CreateResponse
+from .params import CompactRequest, CreateResponse, InputTokensRequest
 
 log = logging.getLogger("onward.responses")
 
@@ -379,6 +379,29 @@ class ResponsesService:
                     await self.notifier.wait(response_id, 0.5 if self.notifier.enabled else 0.2)
         finally:
             self.hub.unsubscribe(response_id, queue)
+
+    # -- token counting ---------------------------------------------------------------
+    async def count_input_tokens(self, params: InputTokensRequest) -> dict[str, Any]:
+        """`{"object": "response.input_tokens", "input_tokens": n}`: what `create` with the
+        same fields would send the model (history, instructions, tools, truncation included),
+        counted by the model's own tokenizer, so it equals that response's
+        `usage.input_tokens`. Nothing is stored or locked."""
+        create = CreateResponse.model_validate(params.model_dump(exclude_unset=True, by_alias=True))
+        if create.conversation is not None and create.previous_response_id:
+            raise invalid("Use either 'conversation' or 'previous_response_id', not both.", "previous_response_id")
+        model = self._model(create.model)
+        new_items = context.normalize_input(create.input)
+        conv_id = _conversation_id(create.conversation)
+        if conv_id:
+            if await self.conversations.get(conv_id) is None:
+                raise not_found(f"Conversation with id '{conv_id}' not found.", "conversation")
+            past = await self.conversations.all_items(conv_id)
+        else:
+            past = await self._history(create.previous_response_id)
+        if not new_items and not past:
+            raise invalid("Missing required parameter: 'input'.", "input", "missing_required_parameter")
+        prep = self._prepare(create, model, "resp_count", conv_id, past, new_items)
+        return {"object": "response.input_tokens", "input_tokens": model.provider.count_tokens(prep.request)}
 
     # -- compaction -------------------------------------------------------------------
     async def compact(self, params: CompactRequest) -> dict[str, Any]:

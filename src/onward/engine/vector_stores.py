@@ -23,6 +23,7 @@ from ..retrieval import chunking, embeddings, index
 from ..retrieval.embeddings import Embedder
 from ..retrieval.parsing import ParseError, parse
 from ..retrieval.search import Searcher, validate_filter
+from ..store.files import BytesUnavailable, unavailable_message
 from ..store.vector_stores import STATUSES, VectorStoreStore
 from .conversations import _check_metadata
 
@@ -453,13 +454,20 @@ class VectorStoreService:
             raise ParseError("invalid_file", f"The file '{file_id}' cannot be read: {exc}") from exc
         if path is not None:
             if not await asyncio.to_thread(Path(path).exists):
+                stored = await self.files.elsewhere(file_id)
+                if stored is not None:
+                    raise ParseError("invalid_file", unavailable_message(file_id, stored, self.files.blobs.location))
                 raise ParseError("invalid_file", f"The bytes of '{file_id}' are missing from storage.")
             yield Path(path)
             return
+        try:
+            chunks = await self.files.open(file_id)
+        except BytesUnavailable as exc:
+            raise ParseError("invalid_file", exc.message) from None
         fd, tmp = tempfile.mkstemp(suffix=Path(filename).suffix)
         try:
             with os.fdopen(fd, "wb") as out:
-                async for chunk in await self.files.open(file_id):
+                async for chunk in chunks:
                     await asyncio.to_thread(out.write, chunk)
             yield Path(tmp)
         finally:

@@ -71,6 +71,10 @@ class S3Blobs:
         await blobs.sweep_partials()
         return blobs
 
+    @property
+    def location(self) -> str:
+        return f"s3:{self.bucket}/{self.prefix}"
+
     def _key(self, key: str) -> str:
         if not _SAFE_KEY.match(key):
             raise ValueError(f"not a valid storage key: {key!r}")

@@ -20,6 +20,54 @@ def normalize_url(url: str) -> str:
     return url
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The configured database cannot be used; the message says what to do."""
+
+
+async def ensure_database(url: str) -> bool:
+    """Make sure the PostgreSQL database named in `url` exists: create it (through the
+    `postgres` maintenance database) when it is missing and the user may. Returns True if it
+    was created. Raises DatabaseUnavailable with the exact command to run when it cannot."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(normalize_url(url)).set(drivername="postgresql")
+    where = f"{target.host or 'localhost'}:{target.port or 5432}"
+    try:
+        conn = await asyncpg.connect(target.render_as_string(hide_password=False))
+    except asyncpg.InvalidCatalogNameError:
+        pass
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(f"Cannot connect to PostgreSQL at {where} as {target.username!r}: {exc}. Check ONWARD_DATABASE_URL (--db).") from exc
+    else:
+        await conn.close()
+        return False
+    name = target.database or ""
+    command = f"createdb -h {target.host or 'localhost'} -p {target.port or 5432}" + (f" -U {target.username}" if target.username else "") + f" '{name}'"
+    for maintenance in ("postgres", "template1"):
+        try:
+            conn = await asyncpg.connect(target.set(database=maintenance).render_as_string(hide_password=False))
+        except (OSError, asyncpg.PostgresError):
+            continue
+        try:
+            quoted = '"' + name.replace('"', '""') + '"'
+            await conn.execute(f"CREATE DATABASE {quoted}")
+            return True
+        except asyncpg.DuplicateDatabaseError:  # another process created it meanwhile
+            return False
+        except asyncpg.PostgresError as exc:
+            raise DatabaseUnavailable(
+                f"The PostgreSQL database {name!r} does not exist at {where}, and {target.username!r} may not create it ({exc}). "
+                f"Create it as a user who may, then start again:\n  {command}"
+            ) from exc
+        finally:
+            await conn.close()
+    raise DatabaseUnavailable(
+        f"The PostgreSQL database {name!r} does not exist at {where}, and Onward could not reach a maintenance database to create it. "
+        f"Create it, then start again:\n  {command}"
+    )
+
+
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 

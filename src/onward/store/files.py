@@ -4,6 +4,10 @@ The bytes sit behind a tiny `Blobs` interface (put_stream / open / delete). `Loc
 one file per key in a directory and writes it atomically (a temp file in the same directory,
 fsynced, then renamed), so a reader never sees half a file and a failed upload leaves nothing.
 `S3Blobs` (blobs_s3.py) keeps them in an S3-compatible bucket instead (ONWARD_S3_BUCKET).
+
+Each file row records in `storage_key` where its bytes went (`Blobs.location`: a local data
+directory's identity and host, or an S3 bucket), so a process that cannot see them (several
+processes, each with its own local disk) says so instead of failing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import os
 import re
 import secrets
+import socket
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from pathlib import Path
@@ -44,12 +49,28 @@ class Blobs(Protocol):
         """Remove the bytes; False if there were none."""
         ...
 
+    @property
+    def location(self) -> str:
+        """Where this storage keeps bytes, as recorded with each file: `local:<id>@<host>` or
+        `s3:<bucket>/<prefix>`."""
+        ...
+
 
 class LocalBlobs:
     """One file per key in `root`; blocking disk work runs in worker threads."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._location: str | None = None
+
+    @property
+    def location(self) -> str:
+        """`local:<id>@<host>`: the id lives in the directory itself (created by the first
+        process to use it), so processes sharing the directory (same machine, or a shared
+        filesystem) share it too; the host name is only there to name it in messages."""
+        if self._location is None:
+            self._location = f"local:{_directory_id(self.root)}@{socket.gethostname()[:120]}"
+        return self._location
 
     def path(self, key: str) -> Path:
         if not _SAFE_KEY.match(key):
@@ -144,6 +165,50 @@ class LocalBlobs:
         return await asyncio.to_thread(_unlink)
 
 
+def _directory_id(root: Path) -> str:
+    """The random id stored in `root/.onward-storage-id`, made on first use (race-free:
+    the first writer's link wins, the others read it)."""
+    marker = root / ".onward-storage-id"
+    with contextlib.suppress(FileNotFoundError):
+        return marker.read_text().strip()
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".onward-storage-id.{secrets.token_hex(6)}"
+    tmp.write_text(secrets.token_hex(8))
+    try:
+        os.link(tmp, marker)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    return marker.read_text().strip()
+
+
+def unavailable_message(file_id: str, stored: str, here: str) -> str:
+    """Why this process cannot read the bytes of `file_id`, stored at location `stored`
+    (a `Blobs.location`) while this process stores at `here`, and which setting fixes it."""
+    if stored.startswith("s3:"):
+        bucket = stored[3:].split("/", 1)[0]
+        return (
+            f"The bytes of {file_id} are in the S3 bucket '{bucket}', but this process keeps files on its local disk. "
+            f"Every process must use the same file storage: set ONWARD_S3_BUCKET={bucket} (and the same ONWARD_S3_* settings) on all of them."
+        )
+    host = stored.rsplit("@", 1)[1] if stored.startswith("local:") and "@" in stored else "another process"
+    where = "its local disk" if here.startswith("s3:") else "the local disk of this process (a different data directory)"
+    return (
+        f"The bytes of {file_id} are stored on the local disk of {host}, not on {where}. "
+        "Several processes need shared file storage: set ONWARD_S3_BUCKET (an S3-compatible bucket) "
+        "or put ONWARD_DATA_DIR on a filesystem all of them share."
+    )
+
+
+class BytesUnavailable(FileNotFoundError):
+    """The file exists but its bytes are in storage this process cannot read."""
+
+    def __init__(self, file_id: str, stored: str, here: str) -> None:
+        self.message = unavailable_message(file_id, stored, here)
+        super().__init__(self.message)
+
+
 def _file_object(row: Mapping[str, Any] | sa.RowMapping) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -207,8 +272,27 @@ class FileStore:
         raise NotImplementedError("this blob storage keeps no local paths; use FileStore.open")
 
     async def open(self, file_id: str) -> AsyncIterator[bytes]:
-        """The bytes of `file_id` in chunks (FileNotFoundError if none are stored)."""
-        return await self.blobs.open(file_id)
+        """The bytes of `file_id` in chunks. Raises BytesUnavailable if they are in another
+        storage (see `elsewhere`), FileNotFoundError if they are lost."""
+        try:
+            return await self.blobs.open(file_id)
+        except FileNotFoundError:
+            stored = await self.elsewhere(file_id)
+            if stored is not None:
+                raise BytesUnavailable(file_id, stored, self.blobs.location) from None
+            raise
+
+    async def elsewhere(self, file_id: str) -> str | None:
+        """The location of `file_id`'s bytes if it is not this process's storage (None if it
+        is, or there is no such file). Rows from before locations were recorded hold the file
+        id: with local storage, their bytes may be on any machine's disk."""
+        async with self.engine.connect() as conn:
+            stored = (await conn.execute(sa.select(files.c.storage_key).where(files.c.id == file_id))).scalar()
+        if stored is None or stored == self.blobs.location:
+            return None
+        if stored == file_id:  # unrecorded
+            return None if not isinstance(self.blobs, LocalBlobs) else "local:?@another machine"
+        return str(stored)
 
     async def put_blob(self, file_id: str, chunks: AsyncIterable[bytes]) -> tuple[int, str]:
         """Store the bytes only (all or nothing); `insert` then makes the file visible."""
@@ -245,7 +329,7 @@ class FileStore:
             "status_details": None,
             "expires_at": created_at + expires_after if expires_after is not None else None,
             "sha256": sha256,
-            "storage_key": file_id,
+            "storage_key": self.blobs.location[:255],
         }
         async with self.engine.begin() as conn:
             await conn.execute(files.insert().values(**values))

@@ -83,7 +83,7 @@ files = sa.Table(
     sa.Column("status_details", sa.Text, nullable=True),
     sa.Column("expires_at", sa.Integer, nullable=True, index=True),
     sa.Column("sha256", sa.String(64), nullable=True),
-    sa.Column("storage_key", sa.String(255), nullable=False),  # where the Blobs keep the bytes
+    sa.Column("storage_key", sa.String(255), nullable=False),  # where the bytes went: Blobs.location (local dir@host, s3:bucket/prefix)
     sa.Index("ix_files_created", "created_ns", "id"),
     sa.Index("ix_files_purpose_created", "purpose", "created_ns", "id"),
 )
