@@ -24,6 +24,7 @@ class ModelRoute:
     upstream_model: str | None = None
     base_url: str | None = None
     api_key: str | None = None
+    api_key_setting: str | None = None  # as written in the models file ("env:NAME" or a literal key)
     context_window: int | None = None
     aliases: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
@@ -91,9 +92,10 @@ class Settings:
         self.default_model = self.default_model or data.get("default")
         for name, spec in (data.get("models") or {}).items():
             spec = dict(spec)
-            key = spec.pop("api_key", None)
+            setting = spec.pop("api_key", None)
+            key = setting
             if isinstance(key, str) and key.startswith("env:"):
-                key = os.environ.get(key[4:])
+                key = os.environ.get(key[4:]) or None
             self.models.append(
                 ModelRoute(
                     name=name,
@@ -101,6 +103,7 @@ class Settings:
                     upstream_model=spec.pop("upstream_model", None),
                     base_url=spec.pop("base_url", None),
                     api_key=key,
+                    api_key_setting=setting if isinstance(setting, str) else None,
                     context_window=spec.pop("context_window", None),
                     aliases=list(spec.pop("aliases", [])),
                     options=spec,

@@ -15,6 +15,7 @@ class APIError(Exception):
         param: str | None = None,
         code: str | None = None,
         type: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -22,6 +23,7 @@ class APIError(Exception):
         self.param = param
         self.code = code
         self.type = type or _type_for(status)
+        self.headers = headers or {}  # sent with the error (e.g. Retry-After on a 429)
 
     def body(self) -> dict:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}

@@ -320,11 +320,12 @@ def test_malformed_and_oversized_bodies(server):
 
 def test_upstream_failure_is_failed_response(server):
     client = server.client()
-    resp = client.responses.create(model="scripted", input="upstream down")
-    assert resp.status == "failed" and resp.error.code == "server_error" and "[upstream_error]" in resp.error.message
+    with pytest.raises(openai.InternalServerError) as err:  # no output: an HTTP error the SDK may retry
+        client.responses.create(model="scripted", input="upstream down")
+    assert err.value.status_code == 502 and err.value.code == "upstream_error" and "upstream said 503" in err.value.message
     with client.responses.stream(model="scripted", input="upstream down") as stream:
         events = list(stream)
-    assert events[-1].type == "response.failed"
+    assert events[-1].type == "response.failed" and "[upstream_error]" in events[-1].response.error.message
 
 
 def test_models_list(server):

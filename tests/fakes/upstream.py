@@ -124,6 +124,7 @@ class Control:
             self.send_done = True  # chat: end with `data: [DONE]`
             self.ignore_stream = False  # chat: answer with plain JSON even when asked to stream
             self.record = True  # keep every request in `requests` (off for long benchmarks)
+            self.send_logprobs = True  # chat and responses: honour a request for logprobs
 
     # -- scripting ---------------------------------------------------------------------------
     def fail(self, status: int, times: int = 1, *, retry_after: str | None = None, body: Any = None) -> None:
@@ -150,7 +151,7 @@ class Control:
             spec = dict(spec)
             times = spec.pop("times", 1)
             self.faults.extend(Fault(**spec) for _ in range(times))
-        for key in ("chunk_delay", "send_usage", "usage_with_finish", "send_done", "ignore_stream", "record"):
+        for key in ("chunk_delay", "send_usage", "usage_with_finish", "send_done", "ignore_stream", "record", "send_logprobs"):
             if key in data:
                 setattr(self, key, data[key])
 
@@ -209,17 +210,41 @@ def _call_id(call: ToolCall, i: int) -> str:
     return call.call_id or f"call_{i}"
 
 
-def chat_stream(reply: Reply, model: str, control: Control, include_usage: bool) -> list[tuple[bool, bytes]]:
+def fake_logprobs(piece: str, top: int) -> list[dict[str, Any]]:
+    """A text piece as one token with made-up but well-formed log-probabilities: the token
+    itself at -0.25, then alternatives `alt1`, `alt2`, ... at -1, -2, ... (`top` in all)."""
+    alternatives = [{"token": piece, "bytes": list(piece.encode()), "logprob": -0.25}]
+    alternatives += [{"token": f"alt{i}", "bytes": list(f"alt{i}".encode()), "logprob": -float(i)} for i in range(1, top)]
+    return [{"token": piece, "bytes": list(piece.encode()), "logprob": -0.25, "top_logprobs": alternatives[:top]}]
+
+
+def chat_logprobs(body: Any, control: Control) -> int | None:
+    """The alternatives a chat request asks for, or None when it asks for no logprobs."""
+    if not (control.send_logprobs and body.get("logprobs")):
+        return None
+    return int(body.get("top_logprobs") or 0)
+
+
+def responses_logprobs(body: Any, control: Control) -> int | None:
+    if not (control.send_logprobs and "message.output_text.logprobs" in (body.get("include") or [])):
+        return None
+    return int(body.get("top_logprobs") or 0)
+
+
+def chat_stream(reply: Reply, model: str, control: Control, include_usage: bool, top: int | None = None) -> list[tuple[bool, bytes]]:
     include_usage = include_usage and control.send_usage
     base: dict[str, Any] = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
     if include_usage:
         base["usage"] = None
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return _sse({**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]})
+    def chunk(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> bytes:
+        return _sse({**base, "choices": [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]})
+
+    def text_logprobs(piece: str) -> Any:
+        return None if top is None else {"content": fake_logprobs(piece, top), "refusal": None}
 
     out = [(False, chunk({"role": "assistant", "content": ""}))]
-    out += [(True, chunk({"content": piece})) for piece in _split(reply.text, reply.chunks)]
+    out += [(True, chunk({"content": piece}, logprobs=text_logprobs(piece))) for piece in _split(reply.text, reply.chunks)]
     for i, call in enumerate(reply.tool_calls):
         head = {"index": i, "id": _call_id(call, i), "type": "function", "function": {"name": call.name, "arguments": ""}}
         out.append((True, chunk({"tool_calls": [head]})))
@@ -239,7 +264,7 @@ def chat_stream(reply: Reply, model: str, control: Control, include_usage: bool)
     return out
 
 
-def chat_json(reply: Reply, model: str) -> dict[str, Any]:
+def chat_json(reply: Reply, model: str, top: int | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
     if reply.tool_calls:
         message["tool_calls"] = [
@@ -251,7 +276,7 @@ def chat_json(reply: Reply, model: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": _finish_reason(reply)}],
+        "choices": [{"index": 0, "message": message, "finish_reason": _finish_reason(reply), "logprobs": None if top is None or not reply.text else {"content": fake_logprobs(reply.text, top)}}],
         "usage": _chat_usage(reply),
     }
 
@@ -293,7 +318,7 @@ def _responses_output(reply: Reply) -> list[dict[str, Any]]:
     return output
 
 
-def responses_stream(reply: Reply, model: str) -> list[tuple[bool, bytes]]:
+def responses_stream(reply: Reply, model: str, top: int | None = None) -> list[tuple[bool, bytes]]:
     seq = 0
     out: list[tuple[bool, bytes]] = []
 
@@ -311,7 +336,8 @@ def responses_stream(reply: Reply, model: str) -> list[tuple[bool, bytes]]:
         add("response.output_item.added", output_index=0, item=item)
         add("response.content_part.added", item_id="msg_fake", output_index=0, content_index=0, part={"type": "output_text", "text": "", "annotations": []})
         for piece in _split(reply.text, reply.chunks):
-            add("response.output_text.delta", True, item_id="msg_fake", output_index=0, content_index=0, delta=piece)
+            lp = [] if top is None else [{k: v for k, v in e.items() if k != "bytes"} | {"top_logprobs": [{"token": t["token"], "logprob": t["logprob"]} for t in e["top_logprobs"]]} for e in fake_logprobs(piece, top)]
+            add("response.output_text.delta", True, item_id="msg_fake", output_index=0, content_index=0, delta=piece, logprobs=lp)
         add("response.output_text.done", item_id="msg_fake", output_index=0, content_index=0, text=reply.text)
         add("response.content_part.done", item_id="msg_fake", output_index=0, content_index=0, part=final[0]["content"][0])
         add("response.output_item.done", output_index=0, item=final[0])
@@ -419,14 +445,14 @@ class FakeUpstreamApp:
         model = str(body.get("model") or "fake-model")
         chat = path == "/chat/completions"
         if not body.get("stream") or (chat and self.control.ignore_stream):
-            doc = chat_json(reply, model) if chat else _response_object(reply, model, "completed", _responses_output(reply))
+            doc = chat_json(reply, model, chat_logprobs(body, self.control)) if chat else _response_object(reply, model, "completed", _responses_output(reply))
             await _send_json(send, 200, doc)
             return
         if chat:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = chat_stream(reply, model, self.control, include_usage)
+            events = chat_stream(reply, model, self.control, include_usage, chat_logprobs(body, self.control))
         else:
-            events = responses_stream(reply, model)
+            events = responses_stream(reply, model, responses_logprobs(body, self.control))
         await self._stream(send, receive, events, fault)
 
     async def _stream(self, send: Any, receive: Any, events: list[tuple[bool, bytes]], fault: Fault) -> None:

@@ -378,14 +378,14 @@ async def test_finish_reason_length(fake: tuple[str, Control]) -> None:
     assert events[-1].reason == "length"
 
 
-async def test_connection_refused_is_502_after_retries() -> None:
+async def test_connection_refused_is_503_after_retries() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     async with provider(f"http://127.0.0.1:{port}/v1", retries=2) as p:
         with pytest.raises(ProviderError) as info:
             await collect(p)
-    assert (info.value.code, info.value.status) == ("upstream_error", 502)
+    assert (info.value.code, info.value.status) == ("upstream_unreachable", 503)
     assert "3 attempts" in info.value.message
 
 

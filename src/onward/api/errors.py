@@ -18,7 +18,7 @@ log = logging.getLogger("onward.api")
 
 
 def error_response(exc: APIError) -> Response:
-    return Response(orjson.dumps(exc.body()), status_code=exc.status, media_type="application/json")
+    return Response(orjson.dumps(exc.body()), status_code=exc.status, media_type="application/json", headers=exc.headers or None)
 
 
 def _param(loc: tuple[Any, ...]) -> str:

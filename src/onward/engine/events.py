@@ -100,6 +100,14 @@ def error_event(seq: int, code: str, message: str, param: str | None = None) -> 
     )
 
 
+def _event_logprobs(logprobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Token log-probabilities as the text delta/done events carry them (no `bytes`)."""
+    return [
+        {"token": lp["token"], "logprob": lp["logprob"], "top_logprobs": [{"token": t["token"], "logprob": t["logprob"]} for t in lp["top_logprobs"]]}
+        for lp in logprobs
+    ]
+
+
 class ResponseBuilder:
     def __init__(self, body: dict[str, Any], sequence_start: int = 0, *, quiet: bool = False) -> None:
         self.body = body
@@ -108,8 +116,10 @@ class ResponseBuilder:
         self.output: list[dict[str, Any]] = body["output"]
         self._message: dict[str, Any] | None = None  # the open message item
         self._text: list[str] = []
+        self._logprobs: list[dict[str, Any]] = []  # the open message's tokens, when asked for
         self._calls: dict[int, dict[str, Any]] = {}  # provider index -> open function_call item
         self._args: dict[int, list[str]] = {}
+        self.fault: Exception | None = None  # what failed the response, when it failed
 
     def _next(self) -> int:
         seq = self.seq
@@ -132,11 +142,14 @@ class ResponseBuilder:
         self.body.update(fields)
 
     # -- text -------------------------------------------------------------------------
-    def text_delta(self, text: str) -> list[BaseModel]:
+    def text_delta(self, text: str, logprobs: list[dict[str, Any]] | None = None) -> list[BaseModel]:
+        """Text of the open message (opened here if none is). `logprobs`: the tokens of `text`
+        (providers.base.TokenLogprob), kept for the part and sent on the delta event."""
         events: list[BaseModel] = []
         if self._message is None:
             self._message = {"id": new_id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
             self._text = []
+            self._logprobs = []
             index = len(self.output)
             self.output.append(self._message)
             events.append(ResponseOutputItemAddedEvent(type="response.output_item.added", item=dict(self._message, content=[]), output_index=index, sequence_number=self._next()))  # type: ignore[arg-type]
@@ -151,6 +164,8 @@ class ResponseBuilder:
                 )
             )
         self._text.append(text)
+        if logprobs:
+            self._logprobs.extend(logprobs)
         if self.quiet:
             return events
         events.append(
@@ -160,7 +175,7 @@ class ResponseBuilder:
                 output_index=len(self.output) - 1 if self.output[-1] is self._message else self.output.index(self._message),
                 content_index=0,
                 delta=text,
-                logprobs=[],
+                logprobs=_event_logprobs(logprobs or []),  # type: ignore[arg-type]
                 sequence_number=self._next(),
             )
         )
@@ -177,7 +192,7 @@ class ResponseBuilder:
         self._message = None
         index = self.output.index(message)
         text = "".join(self._text)
-        part = {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}
+        part = {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": self._logprobs}
         message["content"] = [part]
         message["status"] = status
         notes: list[BaseModel] = [
@@ -193,7 +208,7 @@ class ResponseBuilder:
             for n, annotation in enumerate(annotations or [])
         ]
         return notes + [
-            ResponseTextDoneEvent(type="response.output_text.done", item_id=message["id"], output_index=index, content_index=0, text=text, logprobs=[], sequence_number=self._next()),
+            ResponseTextDoneEvent(type="response.output_text.done", item_id=message["id"], output_index=index, content_index=0, text=text, logprobs=_event_logprobs(self._logprobs), sequence_number=self._next()),  # type: ignore[arg-type]
             ResponseContentPartDoneEvent(type="response.content_part.done", item_id=message["id"], output_index=index, content_index=0, part=part, sequence_number=self._next()),  # type: ignore[arg-type]
             ResponseOutputItemDoneEvent(type="response.output_item.done", item=message, output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
         ]

@@ -117,7 +117,7 @@ async def run_model(builder: ResponseBuilder, provider: Provider, request: Model
             async for event in provider.stream(request):
                 if isinstance(event, TextDelta):
                     if event.text:
-                        for out in builder.text_delta(event.text):
+                        for out in builder.text_delta(event.text, event.logprobs):
                             yield out
                 elif isinstance(event, ToolCallStart):
                     if event.name in hosted.names:
@@ -156,6 +156,7 @@ async def run_model(builder: ResponseBuilder, provider: Provider, request: Model
             if round_ == MAX_HOSTED_ROUNDS - 1:  # enough searching: answer now
                 request = replace(request, tools=[t for t in request.tools if t["name"] not in hosted.names], tool_choice="auto")
     except ProviderError as exc:
+        builder.fault = exc  # a non-streamed request may answer with it as an HTTP error
         for out in builder.close_all("incomplete"):
             yield out
         builder.set_status("failed", error=response_error(exc.code, exc.message))

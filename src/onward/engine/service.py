@@ -26,6 +26,7 @@ from ..tools import file_search
 from . import context
 from .background import BackgroundRunner
 from .events import ResponseBuilder, usage_dict
+from .faults import http_error
 from .hub import Hub
 from .loop import Hosted, run_model
 from .params import CompactRequest, CreateResponse, InputTokensRequest
@@ -144,6 +145,7 @@ class ResponsesService:
             hosted = {"file_search": search_tool, "include_results": "file_search_call.results" in (params.include or []), "upfront": upfront}
             if not upfront:
                 functions.append(file_search.as_function())
+        top_logprobs = _logprobs_wanted(params, model)
         model_choice = "auto" if isinstance(tool_choice, dict) and tool_choice.get("type") == "file_search" else tool_choice
         if model_choice == "required" and not functions:
             model_choice = "auto"
@@ -159,6 +161,7 @@ class ResponsesService:
             temperature=params.temperature,
             top_p=params.top_p,
             metadata=params.metadata or {},
+            top_logprobs=top_logprobs,
         )
         request = context.fit_context(model.provider, request, params.truncation or "disabled")
         background = bool(params.background)
@@ -208,9 +211,12 @@ class ResponsesService:
         return Hosted(config["file_search"], self.vector_stores.search, config["include_results"], config["upfront"])
 
     # -- inline runs ------------------------------------------------------------------
-    async def run_inline(self, prep: Prepared, *, quiet: bool = False) -> AsyncIterator[BaseModel]:
+    async def run_inline(self, prep: Prepared, *, quiet: bool = False, http_errors: bool = False) -> AsyncIterator[BaseModel]:
         """Run now, yielding events; persist before the terminal event goes out. `quiet`:
-        nobody reads the deltas (a plain JSON reply), so they are not built."""
+        nobody reads the deltas (a plain JSON reply), so they are not built. `http_errors`: a
+        model failure before any output raises the APIError of `faults.http_error` instead of
+        yielding `response.failed`; that response is not stored (as on OpenAI, an HTTP error
+        creates nothing), and its conversation gets nothing and is unlocked."""
         builder = ResponseBuilder(prep.body, quiet=quiet)
         provider = self.registry.models[prep.model].provider
         yield builder.lifecycle("response.created")
@@ -220,6 +226,11 @@ class ResponsesService:
             async for event in run_model(builder, provider, prep.request, self._hosted(prep.hosted)):
                 if event.type in ("response.completed", "response.failed", "response.incomplete"):  # type: ignore[attr-defined]
                     finished = True
+                    if http_errors and isinstance(builder.fault, ProviderError) and not _model_output(builder.body["output"]):
+                        if prep.conversation_id:
+                            await self.conversations.unlock(prep.conversation_id, prep.body["id"])
+                        log.info("response %s: model failed before any output: HTTP %s [%s]", prep.body["id"], builder.fault.status, builder.fault.code)
+                        raise http_error(builder.fault)
                     await self._persist_new(prep, builder.body)
                 yield event
         finally:
@@ -265,7 +276,7 @@ class ResponsesService:
             await self.enqueue(prep)
             return prep.body
         final: dict[str, Any] | None = None
-        async for event in self.run_inline(prep, quiet=True):
+        async for event in self.run_inline(prep, quiet=True, http_errors=True):
             if event.type in ("response.completed", "response.failed", "response.incomplete"):  # type: ignore[attr-defined]
                 final = event.response  # type: ignore[attr-defined]
         assert final is not None
@@ -430,7 +441,7 @@ class ResponsesService:
                 elif getattr(event, "kind", "") == "finish":
                     usage = event.usage  # type: ignore[union-attr]
         except ProviderError as exc:
-            raise APIError(exc.status if exc.status < 500 else 502, exc.message, code=exc.code) from exc
+            raise http_error(exc) from exc
         kept = [i for i in items if i.get("type") == "message" and i.get("role") == "user"]
         compaction = {"id": new_id("cmp"), "type": "compaction", "encrypted_content": context.encode_compaction("".join(summary).strip())}
         return {
@@ -449,6 +460,30 @@ def _conversation_id(value: str | dict[str, Any] | None) -> str | None:
     if not isinstance(conv_id, str) or not conv_id:
         raise invalid("'conversation' must be a conversation id or {'id': …}.", "conversation")
     return conv_id
+
+
+LOGPROBS = "message.output_text.logprobs"
+
+
+def _logprobs_wanted(params: CreateResponse, model: Any) -> int | None:
+    """`ModelRequest.top_logprobs`: None unless `include` asks for the output text's
+    log-probabilities (as on OpenAI, `top_logprobs` alone adds nothing). 400 on a route whose
+    provider cannot give them, naming the include entry, rather than an empty list."""
+    include = params.include or []
+    if LOGPROBS not in include:
+        return None
+    if not getattr(model.provider, "supports_logprobs", False):
+        raise invalid(
+            f"include '{LOGPROBS}' is not available for model '{model.name}': its {model.route.provider} provider returns no log-probabilities.",
+            f"include[{include.index(LOGPROBS)}]",
+            "unsupported_value",
+        )
+    return params.top_logprobs or 0
+
+
+def _model_output(output: list[dict[str, Any]]) -> bool:
+    """Whether the model said anything (text or a call): hosted tool items alone are not."""
+    return any(item.get("type") in ("message", "function_call") for item in output)
 
 
 def _event_type(data: str) -> str:

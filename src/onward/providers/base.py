@@ -25,11 +25,25 @@ class ModelRequest:
     temperature: float | None = None
     top_p: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Log-probabilities wanted on the output text: None = not asked; n = the sampled token's own
+    # plus the n (0-20) most likely alternatives at each position. Only sent to providers whose
+    # `supports_logprobs` is true (the service checks).
+    top_logprobs: int | None = None
+
+
+# One token's log-probability, in the shape of the SDK's `response_output_text.Logprob`:
+# {"token": str, "bytes": [int], "logprob": float (natural log, <= 0),
+#  "top_logprobs": [{"token", "bytes", "logprob"}, ...] most likely first}
+TokenLogprob = dict[str, Any]
 
 
 @dataclass
 class TextDelta:
     text: str
+    # The tokens whose text this delta carries, when the request asked for them. Their `token`s
+    # concatenate to `text` across a turn's deltas (a token may be split over two deltas, then it
+    # rides with the first).
+    logprobs: list[TokenLogprob] | None = None
     kind: Literal["text_delta"] = "text_delta"
 
 
@@ -73,9 +87,12 @@ ModelEvent = TextDelta | ToolCallStart | ToolCallDelta | Finish
 class ProviderError(Exception):
     """The model backend failed.
 
-    `status` is the HTTP status to report when the failure happens before anything streamed:
-    4xx for a request the upstream rejected (bad parameter, context too long), 5xx-class
-    failures are reported as 502/504 by the api layer, or as `response.failed` mid-stream.
+    `status` is the HTTP status a non-streamed request answers with when the failure comes
+    before any output (see `engine/faults.py`): 400 for a request the upstream rejected (bad
+    parameter, context too long), 401/403 for a missing or refused upstream key, 429 for an
+    upstream rate limit (with `retry_after` seconds, when the upstream said), 502 for a failing
+    or unreachable upstream, 503 when it says it is overloaded, 504 when it is too slow. Streams
+    and background responses report the same failure as `response.failed`.
     """
 
     def __init__(
@@ -85,12 +102,14 @@ class ProviderError(Exception):
         code: str = "server_error",
         status: int = 502,
         param: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.param = param
+        self.retry_after = retry_after
 
 
 class ContextWindowExceeded(ProviderError):
@@ -102,6 +121,8 @@ class Provider(Protocol):
     """A model backend. One instance serves one route (one public model name)."""
 
     context_window: int  # tokens the model accepts (input + output)
+    # Optional attribute, read with getattr(provider, "supports_logprobs", False): whether
+    # `stream` fills `TextDelta.logprobs` when `request.top_logprobs` is set.
 
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         """Yield TextDelta/ToolCallStart/ToolCallDelta events, then exactly one Finish.

@@ -15,9 +15,19 @@ import aiohttp
 import orjson
 
 from ..ids import new_id
-from .base import Finish, ModelEvent, ModelRequest, TextDelta, ToolCallDelta, ToolCallStart, Usage
+from .base import (
+    Finish,
+    ModelEvent,
+    ModelRequest,
+    TextDelta,
+    TokenLogprob,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
 from .chat_format import to_chat_messages, to_chat_tool_choice, to_chat_tools, to_response_format
 from .http import Upstream, UpstreamFault, error_fields, request_error
+from .logprobs import from_upstream, unavailable
 
 _REASONS = {
     "stop": "stop",
@@ -73,9 +83,13 @@ def _int(value: Any) -> int:
 
 
 class _ChatStream:
-    """Parses one attempt's chunks. Tool calls are keyed by the upstream's `index`."""
+    """Parses one attempt's chunks. Tool calls are keyed by the upstream's `index`.
+    `top_logprobs`: the request's (None when log-probabilities were not asked for)."""
 
-    def __init__(self, estimate_input: Callable[[], int]) -> None:
+    def __init__(self, estimate_input: Callable[[], int], top_logprobs: int | None = None) -> None:
+        self.top_logprobs = top_logprobs
+        self.logprobs: list[TokenLogprob] = []  # tokens not yet attached to a text delta
+        self.seen_logprobs = False
         self.done = False
         self.reason: str | None = None
         self.usage: dict[str, Any] | None = None
@@ -107,9 +121,11 @@ class _ChatStream:
                 text = delta.get("content")
                 if text and not isinstance(text, str):  # a list of parts (Mistral and others)
                     text = "".join(p.get("text") or "" for p in text if isinstance(p, dict) and p.get("type") == "text")
+                if self.top_logprobs is not None:
+                    self._logprobs(choice.get("logprobs"), bool(text))
                 if text:
                     self.out.append(text)
-                    events.append(TextDelta(text))
+                    events.append(TextDelta(text, self._take_logprobs()))
                 calls = delta.get("tool_calls")
                 if calls:
                     self._tool_calls(calls, events)
@@ -124,6 +140,20 @@ class _ChatStream:
             # Usage is the last thing we need: finish now, the `[DONE]` is drained later.
             events.extend(self._finish())
         return events
+
+    def _logprobs(self, logprobs: Any, has_text: bool) -> None:
+        content = logprobs.get("content") if isinstance(logprobs, dict) else None
+        if content:
+            self.logprobs.extend(from_upstream(e, self.top_logprobs or 0) for e in content)
+            self.seen_logprobs = True
+        elif has_text and not self.seen_logprobs:  # the first text came bare: the upstream ignores them
+            raise unavailable()
+
+    def _take_logprobs(self) -> list[TokenLogprob] | None:
+        if self.top_logprobs is None:
+            return None
+        taken, self.logprobs = self.logprobs, []
+        return taken
 
     def _tool_calls(self, calls: list[dict[str, Any]], events: list[ModelEvent]) -> None:
         for pos, delta in enumerate(calls):
@@ -193,7 +223,9 @@ def _stream_error(err: Any) -> Exception:
         return request_error(message, code, kind, param)
     if code == "context_length_exceeded":
         return request_error(message, code, kind, param)
-    return UpstreamFault(f"upstream error: {message}", code="rate_limit_exceeded" if status == 429 else "upstream_error")
+    if status == 429:
+        return UpstreamFault(f"upstream error: {message}", code="rate_limit_exceeded", status=429)
+    return UpstreamFault(f"upstream error: {message}")
 
 
 class UpstreamProvider:
@@ -211,6 +243,7 @@ class UpstreamProvider:
         backoff_base: float = 0.5,
         backoff_max: float = 4.0,
         client: aiohttp.ClientSession | None = None,
+        auth_hint: str | None = None,
     ) -> None:
         self.model = model
         self.context_window = context_window
@@ -222,6 +255,7 @@ class UpstreamProvider:
             backoff_base=backoff_base,
             backoff_max=backoff_max,
             client=client,
+            auth_hint=auth_hint,
         )
 
     def count_tokens(self, request: ModelRequest) -> int:
@@ -232,8 +266,20 @@ class UpstreamProvider:
 
 
 class ChatCompletionsProvider(UpstreamProvider):
-    def __init__(self, base_url: str, api_key: str | None, model: str, *, json_schema_style: str = "json_schema", **upstream: Any) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        model: str,
+        *,
+        json_schema_style: str = "json_schema",
+        supports_logprobs: bool = True,
+        **upstream: Any,
+    ) -> None:
         super().__init__(base_url, api_key, model, **upstream)
+        # Most servers (OpenAI, vLLM, llama.cpp) return `logprobs`; a route whose upstream does
+        # not sets `logprobs = false`, so that asking for them is a 400 before any call.
+        self.supports_logprobs = supports_logprobs
         # "json_object_schema": upstreams such as llama-cpp-python's server take a schema as
         # {"type": "json_object", "schema": …} and reject OpenAI's json_schema wrapper.
         self.json_schema_style = json_schema_style
@@ -263,8 +309,11 @@ class ChatCompletionsProvider(UpstreamProvider):
             body["temperature"] = request.temperature
         if request.top_p is not None:
             body["top_p"] = request.top_p
+        if request.top_logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = request.top_logprobs
         return body
 
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         body = self.build_body(request)
-        return self.http.stream("/chat/completions", body, lambda: _ChatStream(lambda: self.count_tokens(request)))
+        return self.http.stream("/chat/completions", body, lambda: _ChatStream(lambda: self.count_tokens(request), request.top_logprobs))

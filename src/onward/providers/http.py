@@ -46,10 +46,10 @@ class UpstreamFault(ProviderError):
         status: int = 502,
         retryable: bool = True,
         retry_after: float | None = None,
+        param: str | None = None,
     ) -> None:
-        super().__init__(message, code=code, status=status)
+        super().__init__(message, code=code, status=status, param=param, retry_after=retry_after)
         self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class StreamParser(Protocol):
@@ -142,7 +142,9 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-async def status_error(response: aiohttp.ClientResponse) -> ProviderError:
+async def status_error(response: aiohttp.ClientResponse, auth_hint: str | None = None) -> ProviderError:
+    """The fault an upstream's error status stands for; `auth_hint` says which setting holds
+    the key (it leads the message of a 401/403)."""
     try:
         body = await response.read()
     except (aiohttp.ClientError, OSError):  # OSError includes TimeoutError
@@ -156,12 +158,19 @@ async def status_error(response: aiohttp.ClientResponse) -> ProviderError:
             status=429,
             retry_after=retry_after(response.headers),
         )
+    if status in (401, 403):  # the route's key, not the client's: say which setting to fix
+        message = error_fields(body)[0]
+        return ProviderError(
+            f"{auth_hint or 'the upstream refused the API key'} (upstream answered HTTP {status}: {message})",
+            code="upstream_key_refused" if status == 401 else "upstream_permission_denied",
+            status=status,
+        )
     if 400 <= status < 500:
         return request_error(*error_fields(body))
     return UpstreamFault(
         f"upstream returned HTTP {status}: {snippet}",
-        code="upstream_timeout" if status == 504 else "upstream_error",
-        status=504 if status == 504 else 502,
+        code="upstream_timeout" if status == 504 else "upstream_overloaded" if status == 503 else "upstream_error",
+        status=status if status in (503, 504) else 502,
         retryable=status in RETRY_STATUSES,
         retry_after=retry_after(response.headers),
     )
@@ -213,8 +222,10 @@ class Upstream:
         backoff_base: float = 0.5,
         backoff_max: float = 4.0,
         client: aiohttp.ClientSession | None = None,
+        auth_hint: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.auth_hint = auth_hint  # names the key's setting in a 401/403's message
         self.retries = max(0, retries)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -317,7 +328,7 @@ class Upstream:
                     proxy_auth=self._proxy_auth,
                 ) as response:
                     if response.status >= 300:
-                        raise await status_error(response)
+                        raise await status_error(response, self.auth_hint)
                     if response.headers.get("content-type", "").startswith("application/json"):
                         events = parser.whole(await response.read())
                         yielded = True
@@ -356,7 +367,13 @@ class Upstream:
                     code="upstream_timeout",
                     status=504,
                 )
-            except (aiohttp.ClientError, OSError) as exc:  # refused, reset, cut mid-body, bad chunking
+            except aiohttp.ClientConnectorError as exc:  # refused, unknown host: nothing answered
+                fault = UpstreamFault(
+                    f"upstream unreachable ({type(exc).__name__}: {exc})",
+                    code="upstream_unreachable",
+                    status=503,
+                )
+            except (aiohttp.ClientError, OSError) as exc:  # reset, cut mid-body, bad chunking
                 fault = UpstreamFault(
                     f"upstream connection failed ({type(exc).__name__}: {exc})",
                     retryable=not isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError),
@@ -372,5 +389,7 @@ class Upstream:
                     f"{fault.message} (gave up after {attempt} attempt{'s' if attempt > 1 else ''})",
                     code=fault.code,
                     status=fault.status,
+                    param=fault.param,
+                    retry_after=fault.retry_after,
                 ) from fault
             await asyncio.sleep(self.backoff(attempt, fault.retry_after))

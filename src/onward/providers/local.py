@@ -42,11 +42,13 @@ from .base import (
     ModelRequest,
     ProviderError,
     TextDelta,
+    TokenLogprob,
     ToolCallDelta,
     ToolCallStart,
     Usage,
 )
 from .chat_format import to_chat_messages
+from .logprobs import from_logits
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # SmolLM2's chat template adds this system prompt when the conversation has none.
@@ -256,6 +258,7 @@ class _Plan:
     max_tokens: int = 0
     temperature: float = DEFAULT_TEMPERATURE
     top_p: float = DEFAULT_TOP_P
+    top_logprobs: int | None = None  # None: no log-probabilities wanted
 
 
 def _choose_mode(
@@ -339,6 +342,8 @@ class _Generation:
         self.tokens = list(plan.prompt_tokens)
         self.limit = min(self.prompt_len + plan.max_tokens, n_ctx)
         self.reason = "stop"  # why the last `pieces()` ended: stop | length | cancelled
+        # Sampled tokens' log-probabilities not yet attached to a text delta (when asked for).
+        self.logprobs: list[TokenLogprob] | None = [] if plan.top_logprobs is not None else None
         vocab, turn_start = llm._model.vocab, llm.token_bos()  # SmolLM2's BOS is <|im_start|>
         # End of turn, or the model starting a new turn on its own.
         self._ends_turn: Callable[[int], bool] = lambda token: (
@@ -395,7 +400,10 @@ class _Generation:
                 if self._ends_turn(token):
                     return
                 self.tokens.append(token)
-                text = decoder.decode(self.llm.detokenize([token]))
+                raw = self.llm.detokenize([token])
+                text = decoder.decode(raw)
+                if self.logprobs is not None:
+                    self.logprobs.append(self._logprob(token, text, raw))
                 if text:
                     yield text
                 if len(self.tokens) >= self.limit:
@@ -403,6 +411,17 @@ class _Generation:
                     return
                 if grammar is None and (len(self.tokens) - self.prompt_len) % 8 == 0 and _looping(self.tokens, self.prompt_len):
                     return  # a degenerate loop: end the turn as the model should have
+
+
+    def _logprob(self, token: int, text: str, raw: bytes) -> TokenLogprob:
+        """From the logits the token was just sampled from: they are still the context's last
+        (the token is evaluated on the next step), so no `logits_all` is needed."""
+        import llama_cpp.llama_cpp as lib
+        import numpy as np
+
+        llm = self.llm
+        logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(llm.n_vocab(),))
+        return from_logits(logits, token, text, raw, self.plan.top_logprobs or 0, lambda i: llm.detokenize([i]))
 
 
 def _looping(tokens: list[int], start: int, times: int = 5, longest: int = 48) -> bool:
@@ -463,6 +482,7 @@ class _Turn:
         self.gen = gen
         self.plan = gen.plan
         self.emit = emit
+        self._budget = 0  # characters said beyond the tokens attached so far (see `_logprobs_of`)
 
     def run(self) -> None:
         if self.plan.mode == "call":
@@ -526,11 +546,27 @@ class _Turn:
 
     def _say(self, text: str) -> None:
         if text:
-            self.emit(TextDelta(text))
+            self.emit(TextDelta(text, self._logprobs_of(text)))
+
+    def _logprobs_of(self, text: str) -> list[TokenLogprob] | None:
+        """The sampled tokens `text` carries, in order. A token whose text is split over two
+        deltas rides with the first; tokens whose text is never said (a `<tool_call>` opening,
+        whitespace past a JSON answer) are dropped with it."""
+        pending = self.gen.logprobs
+        if pending is None:
+            return None
+        self._budget += len(text)
+        taken = []
+        while pending and (self._budget > 0 or not pending[0]["token"]):
+            entry = pending.pop(0)
+            self._budget -= len(entry["token"])
+            taken.append(entry)
+        return taken
 
     def _call(self, candidates: list[str], *, opened: bool) -> str | None:
         """Generate one call to one of `candidates`: name under a grammar, then arguments."""
         gen = self.gen
+        gen.logprobs = None  # only output text carries log-probabilities
         if not opened and not gen.force(TOOL_OPEN + "\n"):
             return "length"
         name = self._name(candidates)
@@ -581,6 +617,7 @@ class LocalProvider:
     # Route auto tool choice by the tool names the user mentions (see the module docstring).
     keyword_routing = True
     reliable_tool_calls = False  # a 135M model can't judge when to search: the engine searches for it
+    supports_logprobs = True  # computed from the logits each token is sampled from
 
     def __init__(
         self,
@@ -653,6 +690,7 @@ class LocalProvider:
             max_tokens=min(request.max_output_tokens or DEFAULT_MAX_OUTPUT, room),
             temperature=DEFAULT_TEMPERATURE if request.temperature is None else request.temperature,
             top_p=DEFAULT_TOP_P if request.top_p is None else request.top_p,
+            top_logprobs=request.top_logprobs,
         )
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:

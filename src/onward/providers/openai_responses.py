@@ -24,6 +24,7 @@ from .base import (
 )
 from .chat_completions import UpstreamProvider, count_text_tokens
 from .http import UpstreamFault, request_error
+from .logprobs import from_upstream, unavailable
 
 _TRANSIENT = frozenset({"server_error", "rate_limit_exceeded", "internal_error", "overloaded"})
 
@@ -55,9 +56,9 @@ def _event_error(err: dict[str, Any]) -> ProviderError:
     message = str(err.get("message") or "upstream response failed")
     code = err.get("code") if isinstance(err.get("code"), str) else None
     if code in _TRANSIENT:
-        return UpstreamFault(
-            f"upstream error: {message}", code="rate_limit_exceeded" if code == "rate_limit_exceeded" else "upstream_error"
-        )
+        if code == "rate_limit_exceeded":
+            return UpstreamFault(f"upstream error: {message}", code=code, status=429)
+        return UpstreamFault(f"upstream error: {message}")
     if code == "context_length_exceeded" or err.get("param") or (code or "").startswith("invalid"):
         return request_error(message, code, err.get("type"), err.get("param"))
     return ProviderError(message, code=code or "upstream_error", status=502)
@@ -66,7 +67,9 @@ def _event_error(err: dict[str, Any]) -> ProviderError:
 class _ResponsesStream:
     """Parses one attempt's events. Function calls are keyed by their `output_index`."""
 
-    def __init__(self, estimate_input: Callable[[], int]) -> None:
+    def __init__(self, estimate_input: Callable[[], int], top_logprobs: int | None = None) -> None:
+        self.top_logprobs = top_logprobs
+        self.seen_logprobs = False
         self.done = False
         self.calls: dict[Any, list[Any]] = {}  # output_index and item id -> [our index, args seen]
         self.started = 0
@@ -87,7 +90,13 @@ class _ResponsesStream:
             text = event.get("delta")
             if text:
                 self.out.append(text)
-                return [TextDelta(text)]
+                logprobs = None
+                if self.top_logprobs is not None:
+                    logprobs = [from_upstream(e, self.top_logprobs) for e in event.get("logprobs") or []]
+                    if not logprobs and not self.seen_logprobs:
+                        raise unavailable()
+                    self.seen_logprobs = True
+                return [TextDelta(text, logprobs)]
             return []
         if kind == "response.function_call_arguments.delta":
             call = self.calls.get(event.get("output_index")) or self.calls.get(event.get("item_id"))
@@ -163,6 +172,8 @@ class _ResponsesStream:
 
 
 class OpenAIResponsesProvider(UpstreamProvider):
+    supports_logprobs = True  # asked for with the same include and top_logprobs
+
     def build_body(self, request: ModelRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model or request.model,
@@ -184,9 +195,12 @@ class OpenAIResponsesProvider(UpstreamProvider):
             body["temperature"] = request.temperature
         if request.top_p is not None:
             body["top_p"] = request.top_p
+        if request.top_logprobs is not None:
+            body["include"] = ["message.output_text.logprobs"]
+            body["top_logprobs"] = request.top_logprobs
         return body
 
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         body = self.build_body(request)
-        return self.http.stream("/responses", body, lambda: _ResponsesStream(lambda: self.count_tokens(request)))
+        return self.http.stream("/responses", body, lambda: _ResponsesStream(lambda: self.count_tokens(request), request.top_logprobs))
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import ModelRoute, Settings
 from .base import Provider
+
+log = logging.getLogger("onward.models")
 
 DEFAULT_LOCAL = ModelRoute(name="smollm2", provider="local", aliases=["smollm2-135m-instruct"])
 
@@ -28,6 +31,31 @@ class Model:
         return self.route.upstream_model or self.route.name
 
 
+def _models_file(settings: Settings) -> str:
+    return settings.models_file.name if settings.models_file else "the models file"
+
+
+def unset_key_variable(route: ModelRoute) -> str | None:
+    """The environment variable a route's `api_key = "env:NAME"` names, when it is not set."""
+    setting = route.api_key_setting
+    if setting and setting.startswith("env:") and route.api_key is None:
+        return setting[4:]
+    return None
+
+
+def auth_hint(route: ModelRoute, settings: Settings) -> str:
+    """What an upstream 401/403 means for this route, naming the setting to fix."""
+    where = f"api_key in {_models_file(settings)}"
+    setting = route.api_key_setting
+    if unset_key_variable(route):
+        return f"model route '{route.name}': no key was sent, because {setting[4:]} is not set ({setting}, {where})"  # type: ignore[index]
+    if setting and setting.startswith("env:"):
+        return f"model route '{route.name}': the upstream refused the key from {setting} ({where})"
+    if setting:
+        return f"model route '{route.name}': the upstream refused the key given as {where}"
+    return f"model route '{route.name}': the upstream wants a key and the route has none (set {where})"
+
+
 def build_provider(route: ModelRoute, settings: Settings) -> Provider:
     opts: dict[str, Any] = dict(route.options)
     if route.provider == "local":
@@ -47,9 +75,11 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
             route.upstream_model or route.name,
             context_window=route.context_window or 128000,
             json_schema_style=str(opts.get("json_schema_style", "json_schema")),
+            supports_logprobs=bool(opts.get("logprobs", True)),
             timeout=timeout,
             retries=retries,
             backoff_base=backoff_base,
+            auth_hint=auth_hint(route, settings),
         )
     if route.provider == "openai_responses":
         from .openai_responses import OpenAIResponsesProvider
@@ -62,6 +92,7 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
             timeout=timeout,
             retries=retries,
             backoff_base=backoff_base,
+            auth_hint=auth_hint(route, settings),
         )
     if route.provider == "scripted":
         from .scripted import ScriptedProvider
@@ -76,6 +107,12 @@ class Registry:
         self.models: dict[str, Model] = {}
         self._names: dict[str, str] = {}
         for route in routes:
+            variable = unset_key_variable(route)
+            if variable:
+                log.warning(
+                    "model route '%s': api_key = \"env:%s\" in %s, but %s is not set: its requests go out without a key",
+                    route.name, variable, _models_file(settings), variable,
+                )
             self.models[route.name] = Model(route.name, route, build_provider(route, settings))
             self._names[route.name] = route.name
             for alias in route.aliases:
