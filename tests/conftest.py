@@ -58,11 +58,13 @@ def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = 
 class Server:
     """A real `onward serve` process on a free port."""
 
-    def __init__(self, tmp: Path, database_url: str, models_toml: str, env: dict[str, str] | None = None):
+    def __init__(self, tmp: Path, database_url: str, models_toml: str | None, env: dict[str, str] | None = None):
+        """`models_toml=None`: no models file, as a newcomer runs it (the embedded model)."""
         self.tmp = tmp
         self.database_url = database_url
-        self.models = tmp / "models.toml"
-        self.models.write_text(models_toml)
+        self.models = tmp / "models.toml" if models_toml is not None else None
+        if self.models is not None:
+            self.models.write_text(models_toml or "")
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -76,7 +78,7 @@ class Server:
         env = {**os.environ, "ONWARD_DATA_DIR": str(self.tmp), "ONWARD_LEASE_SECONDS": "3", **self.env}
         self.log = open(self.tmp / f"server-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "onward.cli", "serve", "--port", str(self.port), "--db", self.database_url, "--models", str(self.models)],
+            [sys.executable, "-m", "onward.cli", "serve", "--port", str(self.port), "--db", self.database_url, *(["--models", str(self.models)] if self.models else [])],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -23,6 +23,7 @@ from .api import runs as runs_api
 from .api import threads as threads_api
 from .api import vector_stores as vector_stores_api
 from .api import websocket as websocket_api
+from .api.access_log import AccessLog
 from .api.metrics import Metrics
 from .assistants.boot import start_service as start_assistants
 from .config import Settings
@@ -135,4 +136,4 @@ def create_app(settings: Settings | None = None) -> Any:
     metrics = Metrics(app)
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.state.metrics = metrics
-    return KeyAuth(metrics, settings.api_keys)
+    return AccessLog(KeyAuth(metrics, settings.api_keys))

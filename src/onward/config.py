@@ -39,6 +39,7 @@ class Settings:
     models_file: Path | None = None
     api_keys: list[str] = field(default_factory=list)
     default_model: str | None = None
+    fallback_model: str | None = None  # the route serving names no route lists (models file `fallback`)
     models: list[ModelRoute] = field(default_factory=list)
     workers: int = 4  # concurrent background responses per process
     upstream_timeout: float = 600.0
@@ -78,6 +79,7 @@ class Settings:
 
         ```toml
         default = "smollm2"
+        fallback = "smollm2"             # optional: serves model names no route lists
         [models.smollm2]
         provider = "local"
         aliases = ["gpt-4o-mini"]
@@ -90,6 +92,10 @@ class Settings:
         """
         data = tomllib.loads(path.read_text())
         self.default_model = self.default_model or data.get("default")
+        fallback = data.get("fallback")
+        if fallback is not None and not isinstance(fallback, str):
+            raise ValueError(f"{path}: 'fallback' must be the name of a model route, got {fallback!r}")
+        self.fallback_model = fallback
         for name, spec in (data.get("models") or {}).items():
             spec = dict(spec)
             setting = spec.pop("api_key", None)
@@ -109,3 +115,7 @@ class Settings:
                     options=spec,
                 )
             )
+        known = {name for r in self.models for name in (r.name, *r.aliases)}
+        for key, value in (("default", self.default_model), ("fallback", self.fallback_model)):
+            if value is not None and value not in known:
+                raise ValueError(f"{path}: {key} {value!r} is not a model route or alias here ({', '.join(sorted(known))})")

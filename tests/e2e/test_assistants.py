@@ -41,7 +41,7 @@ def test_assistant_crud_and_paging(server):
     with pytest.raises(openai.NotFoundError) as err:
         client.beta.assistants.retrieve(a.id)
     assert err.value.body["message"] == f"No assistant found with id '{a.id}'."
-    with pytest.raises(openai.BadRequestError) as err:
+    with pytest.raises(openai.NotFoundError) as err:
         client.beta.assistants.create(model="no-such-model")
     assert err.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError) as err:

@@ -186,7 +186,7 @@ def test_client_mistakes_are_error_events(srv):
         assert_ws_error(receive_turn(ws)[-1], "invalid_value", param="type")
         assert_ws_error(turn(ws, input="hi", bogus=1)[-1], "unknown_parameter", param="bogus")
         assert_ws_error(turn(ws, input="hi", temperature=7)[-1], "invalid_value", param="temperature")
-        assert_ws_error(turn(ws, input="hi", model="nope")[-1], "model_not_found", param="model")
+        assert_ws_error(turn(ws, input="hi", model="nope")[-1], "model_not_found", status=404, param="model")
         assert_ws_error(turn(ws, store=False)[-1], "missing_required_parameter", param="input")
         still_open(ws)
 

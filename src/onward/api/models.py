@@ -1,11 +1,15 @@
-"""/v1/models: what the registry serves."""
+"""/v1/models: what the registry serves.
+
+The list holds the configured names and aliases. Retrieving a name answers for every name a
+request may use: with no models file (or a `fallback` route) that is any name, so a client
+that checks `models.retrieve("gpt-4o")` before using it works unchanged."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ..errors import not_found
+from ..providers.registry import UnknownModel
 from .deps import json, services
 
 router = APIRouter()
@@ -29,6 +33,8 @@ async def list_models(request: Request) -> Response:
 @router.get("/v1/models/{model_id:path}")
 async def get_model(request: Request, model_id: str) -> Response:
     registry = services(request).registry
-    if model_id not in registry.names():
-        raise not_found(f"The model '{model_id}' does not exist.", "model")
-    return json(_model(model_id, f"onward:{registry.get(model_id).route.provider}"))
+    try:
+        model = registry.get(model_id)
+    except UnknownModel as exc:
+        raise registry.not_found(exc) from exc
+    return json(_model(model_id, f"onward:{model.route.provider}"))

@@ -36,7 +36,7 @@ class AssistantsService:
         try:
             self.registry.get(name)
         except UnknownModel as exc:
-            raise APIError(400, f"The model '{name}' does not exist. Available models: {', '.join(self.registry.names())}.", param="model", code="model_not_found") from exc
+            raise self.registry.not_found(exc) from exc
 
     async def create_assistant(self, params: AssistantCreate) -> dict[str, Any]:
         if not params.model:

@@ -70,12 +70,7 @@ class ResponsesService:
         try:
             return self.registry.get(name)
         except UnknownModel as exc:
-            raise APIError(
-                400,
-                f"The model '{exc.name}' does not exist. Available models: {', '.join(self.registry.names())}.",
-                param="model",
-                code="model_not_found",
-            ) from exc
+            raise self.registry.not_found(exc) from exc
 
     async def _history(self, previous_response_id: str | None) -> list[dict[str, Any]]:
         if not previous_response_id:

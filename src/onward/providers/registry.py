@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ModelRoute, Settings
+from ..errors import APIError
 from .base import Provider
 
 log = logging.getLogger("onward.models")
@@ -102,6 +103,15 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
 
 
 class Registry:
+    """Model names a client may send → the route serving them.
+
+    With no models file every name is served by the embedded default, so code that names
+    `gpt-4o` runs unchanged; with a models file, names no route lists are unknown unless the
+    file sets `fallback = "<route>"`. Each name served that way is logged once.
+    """
+
+    MAX_LOGGED_NAMES = 1000  # a client inventing names must not grow the log memory forever
+
     def __init__(self, settings: Settings) -> None:
         routes = settings.models or [DEFAULT_LOCAL]
         self.models: dict[str, Model] = {}
@@ -120,15 +130,43 @@ class Registry:
         self.default = settings.default_model or routes[0].name
         if self.default not in self._names:
             raise ValueError(f"default model {self.default!r} is not among the configured models")
+        self.zero_config = not settings.models
+        fallback = self.default if self.zero_config else settings.fallback_model
+        if fallback is not None and fallback not in self._names:
+            raise ValueError(f"fallback model {fallback!r} is not among the configured models ({', '.join(self._names)})")
+        self.fallback = self._names[fallback] if fallback is not None else None
+        self._logged: set[str] = set()
 
     def get(self, name: str | None) -> Model:
+        """The model serving `name` (None: the default). Raises UnknownModel for a name no
+        route lists when there is no fallback."""
         key = self._names.get(name or self.default)
         if key is None:
-            raise UnknownModel(name or "")
+            if self.fallback is None or not name:  # (no name means the default, always listed)
+                raise UnknownModel(name or "")
+            key = self.fallback
+            self._log_fallback(name, key)
         return self.models[key]
 
+    def _log_fallback(self, name: str, key: str) -> None:
+        if name in self._logged or len(self._logged) >= self.MAX_LOGGED_NAMES:
+            return
+        self._logged.add(name)
+        why = "no models file" if self.zero_config else "the models file's fallback"
+        log.info("model %r is served by %s (%s)", name, key, why)
+
     def names(self) -> list[str]:
+        """The configured names and aliases (what /v1/models lists)."""
         return list(self._names)
+
+    def not_found(self, exc: UnknownModel) -> APIError:
+        """404 `model_not_found`, OpenAI's answer for a model name it does not serve."""
+        return APIError(
+            404,
+            f"The model '{exc.name}' does not exist or you do not have access to it. Available models: {', '.join(self._names)}.",
+            param="model",
+            code="model_not_found",
+        )
 
     async def aclose(self) -> None:
         for model in self.models.values():
