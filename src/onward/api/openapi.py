@@ -80,7 +80,20 @@ ERROR_SCHEMA = {
         }
     },
 }
-ERROR_TEXT = {400: "A client mistake, naming the field", 404: "No such object", 409: "The object is in a state that forbids this", 413: "Too large"}
+ERROR_TEXT = {
+    400: "A client mistake, naming the field",
+    401: "The model route's upstream refused its key, or none was set",
+    403: "The model route's upstream refused its key for this model",
+    404: "No such object",
+    409: "The object is in a state that forbids this",
+    413: "Too large",
+    429: "The upstream rate-limited the request (Retry-After says when to retry)",
+    502: "The upstream failed",
+    503: "The upstream is unreachable or overloaded",
+    504: "The upstream did not answer in time",
+}
+# A model call failing before any output (engine/faults.py).
+MODEL_FAULTS = (401, 403, 429, 502, 503, 504)
 
 
 class DeletedResponse(BaseModel):
@@ -131,13 +144,13 @@ PATH_KEYS = ("vector_store_id", "file_id", "conversation_id", "include")
 Spec = tuple[Any, Any, tuple[str, ...], tuple[int, ...]]
 SSE = ("text/event-stream",)
 ROUTES: dict[tuple[str, str], Spec] = {
-    ("POST", "/v1/responses"): (CreateResponse, Response, SSE, ()),
+    ("POST", "/v1/responses"): (CreateResponse, Response, SSE, MODEL_FAULTS),
     ("GET", "/v1/responses/{response_id}"): (None, Response, SSE, ()),
     ("DELETE", "/v1/responses/{response_id}"): (None, DeletedResponse, (), ()),
     ("POST", "/v1/responses/{response_id}/cancel"): (None, Response, (), ()),
     ("GET", "/v1/responses/{response_id}/input_items"): (None, ResponseItemList, (), ()),
     ("POST", "/v1/responses/input_tokens"): (InputTokensRequest, InputTokenCountResponse, (), ()),
-    ("POST", "/v1/responses/compact"): (CompactRequest, CompactedResponse, (), ()),
+    ("POST", "/v1/responses/compact"): (CompactRequest, CompactedResponse, (), MODEL_FAULTS),
     ("GET", "/v1/models"): (None, _page("ModelList", Model, ids=False), (), ()),
     ("GET", "/v1/models/{model_id}"): (None, Model, (), ()),
     ("POST", "/v1/conversations"): (ConversationCreateParams, Conversation, (), ()),
