@@ -80,7 +80,8 @@ def test_killed_worker_ends_the_run_and_frees_the_thread(tmp_path):
         client = srv.client()
         ended = client.beta.threads.runs.poll(run.id, thread_id=thread.id)
         assert ended.status == "failed" and ended.last_error.code == "server_error" and "stopped" in ended.last_error.message
-        assert [i.type for i in client.conversations.items.list(thread.id)] == ["message"]
+        kept = client.beta.threads.messages.list(thread.id, order="asc").data
+        assert kept[0].role == "user" and all(m.status == "incomplete" and m.incomplete_details.reason == "run_failed" for m in kept[1:])
         again = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=asst.id)
         assert again.status == "completed"
     finally:

@@ -19,12 +19,16 @@ from .hub import Emitter, Held, RunHub
 from .objects import DEFAULT_TRUNCATION, run_usage
 from .paging import page
 from .params import CreateAndRun, RunCreate, SubmitToolOutputs
+from .partial import from_events, mark_incomplete
 from .runstore import ACTIVE, TERMINAL, RunStore
 from .service import AssistantsService, no_thread
 from .worker import Worker
 
 _STAMP = {"completed": "completed_at", "failed": "failed_at", "cancelled": "cancelled_at"}
 _STEP_END = {"failed": "failed", "cancelled": "cancelled", "expired": "expired", "completed": "cancelled", "incomplete": "cancelled"}
+
+
+CANCEL_WAIT_SECONDS = 1.0  # a cancel's answer waits this long for `cancelled` (else: `cancelling`)
 
 
 def expiry_seconds() -> int:
@@ -71,7 +75,9 @@ class RunService:
         run = self._run_object(thread_id, assistant, params)
         if not params.additional_messages:  # the thread is locked in the run's own insert
             return await self._enqueue(run, assistant, thread, include, lock_seconds=expiry_seconds() + 300)
-        locked = await self.conversations.lock(thread_id, run["id"], seconds=expiry_seconds() + 300)
+        # held briefly while the messages go in (a crash here must not keep the thread), then
+        # taken over by the run's own insert
+        locked = await self.conversations.lock(thread_id, run["id"], seconds=max(30.0, 3 * self.settings.lease_seconds))
         if locked is None:
             raise no_thread(thread_id)
         if not locked:
@@ -86,7 +92,7 @@ class RunService:
                     raise
             # their attachments may have given the thread a vector store
             thread["tool_resources"] = await self.assistants.store.get_tool_resources(thread_id)
-            return await self._enqueue(run, assistant, thread, include)
+            return await self._enqueue(run, assistant, thread, include, lock_seconds=expiry_seconds() + 300)
         except BaseException:
             await self.conversations.unlock(thread_id, run["id"])
             raise
@@ -98,13 +104,7 @@ class RunService:
         if params.tool_resources:  # run-level resources override the assistant's for this run
             thread["run_tool_resources"] = await self.assistants.tool_resources(params.tool_resources)
         run = self._run_object(thread["id"], assistant, params)
-        if not await self.conversations.lock(thread["id"], run["id"], seconds=expiry_seconds() + 300):
-            raise invalid(f"Thread {thread['id']} already has an active run.", None, None)
-        try:
-            created = await self._enqueue(run, assistant, thread, None, thread_event=thread)
-        except BaseException:
-            await self.conversations.unlock(thread["id"], run["id"])
-            raise
+        created = await self._enqueue(run, assistant, thread, None, thread_event=thread, lock_seconds=expiry_seconds() + 300)
         thread.pop("run_tool_resources", None)
         return thread, created
 
@@ -240,20 +240,24 @@ class RunService:
         run: dict[str, Any] | None = None,
         req: dict[str, Any] | None = None,
         emitter: Emitter | None = None,
-        owner: str | None = None,
         when: tuple[str, ...] | None = None,
         last_error: dict[str, Any] | None = None,
         incomplete_details: dict[str, Any] | None = None,
         steps: list[dict[str, Any]] | None = None,
         message_fields: list[dict[str, Any]] | None = None,
+        partial: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
     ) -> bool:
         """Move a run to `status` (terminal or requires_action), with its events; release the
-        worker's hold and, when terminal, the thread. From outside a worker (cancel, expiry,
-        recovery) open steps are ended too and events go out only once the write succeeded.
+        worker's hold and, when terminal, the thread. A compare-and-set: only from a status in
+        `when` (default: the stored one). Events are sent once written.
 
-        One transaction: a worker's `steps` and new messages' `message_fields` (written even if
-        the run moved on meanwhile, as when they were written first), the run, its events, the
-        steps ended here and the thread's lock."""
+        A worker passes its `emitter` (its unsent events are written first; on a lost
+        compare-and-set they are handed back), its `steps`, new messages' `message_fields`
+        (written even if the run moved on, as when they were written first) and the `partial`
+        messages it cut short (items, fields: kept `incomplete`). From outside a worker
+        (cancel, expiry, recovery after a crash) the open steps are ended here, and the
+        messages the stored events show unfinished are kept `incomplete` (see partial.py).
+        One transaction holds all of it and the thread's lock."""
         live = emitter is not None
         fresh = False
         if run is None or req is None:
@@ -267,11 +271,19 @@ class RunService:
             fresh = True
             last = -1 if emitter is not None else await self.runs.last_seq(run_id)
         em = emitter or Emitter(self.hub, run_id, last + 1)
-        prior = em.take()  # already out live (a worker's own events)
+        mark = em.seq
+        prior = em.take()  # a worker's events, not yet stored nor sent
         em.hub = Held()  # type: ignore[assignment]  # the rest goes out once written
         now = int(time.time())
         steps_to_save = []
         if status in TERMINAL and not live:
+            if status == "cancelled":
+                em.emit("thread.run.cancelling", {**run, "status": "cancelling"})
+            partial = ([], [])
+            for message, item in from_events(await self.runs.read_events(run_id, -1)):
+                partial[1].append(mark_incomplete(message, item, status))
+                partial[0].append(item)
+                em.emit("thread.message.incomplete", message)
             for step in await self.runs.run_steps(run_id):
                 if step["status"] == "in_progress":
                     end = _STEP_END[status]
@@ -294,7 +306,7 @@ class RunService:
         if status in TERMINAL or status == "requires_action":
             used = req.get("used") or [0, 0]
             run["usage"] = run_usage(int(used[0]), int(used[1]))
-        events: list[tuple[int, str, bytes]] = []
+        events: list[tuple[int, str, bytes]] = list(prior)
 
         def last_events() -> list[tuple[int, str, bytes]]:  # once the stored metadata is in
             em.emit(f"thread.run.{status}", run)
@@ -306,12 +318,12 @@ class RunService:
                 run,
                 when=when,
                 request=req,
-                new_events=prior,
                 steps_first=steps or (),
                 message_fields=(run["thread_id"], message_fields) if message_fields else None,
                 fresh_metadata=fresh,
                 more_events=last_events,
                 steps_after=steps_to_save,
+                thread_items=(run["thread_id"], *partial) if partial and partial[0] else None,
                 unlock=run["thread_id"] if status in TERMINAL else None,
                 owner=None,
                 lease_until=None,
@@ -319,6 +331,8 @@ class RunService:
         finally:
             em.hub = self.hub
         if not saved:
+            if live:  # hand the worker its events back, numbered as they were
+                em.pending, em.seq = prior, mark
             return False
         for seq, name, data in events:
             self.hub.publish(run_id, seq, name, data)
@@ -326,26 +340,39 @@ class RunService:
         return True
 
     async def cancel(self, thread_id: str, run_id: str) -> dict[str, Any]:
-        body = await self.get(thread_id, run_id)
-        status = body["status"]
-        if status in TERMINAL:
-            raise invalid(f"Cannot cancel run with status '{status}'.", None, None)
-        if status == "cancelling":
-            return body
-        if status == "requires_action" or (status == "queued" and await self._unclaimed(run_id)):
-            if await self.settle(run_id, "cancelled", when=(status,)):
-                return await self.get(thread_id, run_id)
-        await self.runs.request_cancel(run_id)
-        task = self.worker.tasks.get(run_id)
-        if task is not None:
-            task.cancel()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+        """Cancel a run: recorded durably at once, honoured by its worker at its next step.
+
+        queued or requires_action: `cancelled` at once (a compare-and-set: a worker that has
+        not started it never will). in_progress: `cancelling` is stored, the worker (here or
+        in another process) ends it `cancelled`; the answer waits up to a second for that.
+        Whatever the model finished meanwhile, a recorded cancel ends the run `cancelled`.
+        Terminal: 400 `Cannot cancel run with status '…'.` (OpenAI's message)."""
+        for _ in range(20):  # each turn, the run moved on under us: look again
             body = await self.get(thread_id, run_id)
-            if body["status"] in TERMINAL:
-                return body
-            await asyncio.sleep(0.05)
-        body["status"] = "cancelling"
+            status = body["status"]
+            if status in TERMINAL:
+                raise invalid(f"Cannot cancel run with status '{status}'.", None, None)
+            if status in ("queued", "requires_action"):
+                if await self.settle(run_id, "cancelled", when=(status,)):
+                    return await self.get(thread_id, run_id)
+                continue
+            if status == "in_progress":
+                body["status"] = "cancelling"
+                if not await self.runs.save(body, when=("in_progress",), cancel_requested=True):
+                    continue
+                self.changed(run_id, body)
+            self.worker.halt(run_id, "cancelled")
+            return await self._until_settled(thread_id, run_id, body, CANCEL_WAIT_SECONDS)
+        return await self.get(thread_id, run_id)
+
+    async def _until_settled(self, thread_id: str, run_id: str, body: dict[str, Any], seconds: float) -> dict[str, Any]:
+        """The run once terminal, or as it stands after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while body["status"] not in TERMINAL and time.monotonic() < deadline:
+            changed = self._watch(run_id)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=min(0.2, max(0.01, deadline - time.monotonic())))
+            body = await self.get(thread_id, run_id)
         return body
 
     async def cancel_active(self, thread_id: str) -> None:
@@ -354,10 +381,6 @@ class RunService:
         if run_id:
             with contextlib.suppress(APIError):
                 await self.cancel(thread_id, run_id)
-
-    async def _unclaimed(self, run_id: str) -> bool:
-        row = await self.runs.get_row(run_id)
-        return row is not None and row.owner is None
 
     # -- tool outputs ---------------------------------------------------------------------
     async def submit(self, thread_id: str, run_id: str, params: SubmitToolOutputs) -> int:

@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..store.db import is_sqlite
-from ..store.models import assistant_run_events, assistant_run_steps, assistant_runs, conversations
+from ..store.models import (
+    assistant_run_events,
+    assistant_run_steps,
+    assistant_runs,
+    conversation_items,
+    conversations,
+)
 from .paging import keyset_page
 from .store import dump, insert_message_fields
 
@@ -40,8 +46,9 @@ class RunStore:
         lock_seconds: float | None = None,
     ) -> bool | None:
         """Insert a queued run with its first events; with `owner`, already claimed by it. With
-        `lock_seconds`, first lock its thread for it (as ConversationStore.lock does): None if
-        there is no such thread, False if it is busy (nothing is written then)."""
+        `lock_seconds`, first lock its thread for it (as ConversationStore.lock does; a short
+        lock the caller took for this run is extended): None if there is no such thread, False
+        if it is busy (nothing is written then)."""
         now = time.time()
         async with self.engine.begin() as conn:
             if lock_seconds is not None:
@@ -49,7 +56,7 @@ class RunStore:
                 thread_id = body["thread_id"]
                 result = await conn.execute(
                     conversations.update()
-                    .where((c.id == thread_id) & c.deleted.is_(False) & (c.locked_by.is_(None) | (c.locked_until < now)))
+                    .where((c.id == thread_id) & c.deleted.is_(False) & (c.locked_by.is_(None) | (c.locked_until < now) | (c.locked_by == body["id"])))
                     .values(locked_by=body["id"], locked_until=now + lock_seconds)
                 )
                 if not result.rowcount:
@@ -104,6 +111,7 @@ class RunStore:
         fresh_metadata: bool = False,
         more_events: Callable[[], list[tuple[int, str, bytes]]] | None = None,
         steps_after: Sequence[dict[str, Any]] = (),
+        thread_items: tuple[str, list[dict[str, Any]], list[dict[str, Any]]] | None = None,
         unlock: str | None = None,
         **cols: Any,
     ) -> bool:
@@ -113,8 +121,9 @@ class RunStore:
         In the same transaction: `message_fields` (thread_id, rows) and `steps_first` are
         written whether or not the compare-and-set succeeds; `fresh_metadata` takes the stored
         run's metadata (modified while the caller held its copy) before `more_events()` builds
-        the last events; `steps_after` and releasing the thread (`unlock`: its thread_id) only
-        when the run was written."""
+        the last events; `steps_after`, `thread_items` (thread_id, items, their message
+        fields: a cut-short run's partial messages, kept `incomplete`) and releasing the thread
+        (`unlock`: its thread_id) only when the run was written."""
         where = runs.c.id == body["id"]
         if when is not None:
             where = where & runs.c.status.in_(when)
@@ -139,6 +148,8 @@ class RunStore:
             await self._append(conn, body["id"], batch)
             for step in steps_after:
                 await self._upsert_step(conn, step)
+            if thread_items is not None:
+                await _append_items(conn, *thread_items)
             if unlock is not None:
                 c = conversations.c
                 await conn.execute(conversations.update().where((c.id == unlock) & (c.locked_by == body["id"])).values(locked_by=None, locked_until=None))
@@ -199,13 +210,10 @@ class RunStore:
             )
             return [r[0] for r in rows]
 
-    async def request_cancel(self, run_id: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(runs.update().where(runs.c.id == run_id).values(cancel_requested=True))
-
-    async def cancel_requested(self, run_id: str) -> bool:
+    async def status(self, run_id: str) -> str | None:
+        """The stored status alone (a worker's cheap check for a cancel recorded elsewhere)."""
         async with self.engine.connect() as conn:
-            return bool((await conn.execute(sa.select(runs.c.cancel_requested).where(runs.c.id == run_id))).scalar())
+            return (await conn.execute(sa.select(runs.c.status).where(runs.c.id == run_id))).scalar()
 
     # -- steps ------------------------------------------------------------------------
     @staticmethod
@@ -235,9 +243,13 @@ class RunStore:
         if batch:
             await conn.execute(events.insert(), [{"run_id": run_id, "seq": seq, "event": name, "data": data.decode()} for seq, name, data in batch])
 
-    async def append_events(self, run_id: str, batch: list[tuple[int, str, bytes]]) -> None:
-        if batch:
+    async def append_events(self, run_id: str, batch: list[tuple[int, str, bytes]], steps: Sequence[dict[str, Any]] = ()) -> None:
+        """A running worker's progress, in one transaction: its new events and the steps they
+        opened or changed (so both survive a crash of the process)."""
+        if batch or steps:
             async with self.engine.begin() as conn:
+                for step in steps:
+                    await self._upsert_step(conn, step)
                 await self._append(conn, run_id, batch)
 
     async def read_events(self, run_id: str, after: int) -> list[tuple[int, str, str]]:
@@ -250,3 +262,33 @@ class RunStore:
         async with self.engine.connect() as conn:
             value = (await conn.execute(sa.select(sa.func.max(events.c.seq)).where(events.c.run_id == run_id))).scalar()
         return -1 if value is None else int(value)
+
+
+async def _append_items(conn: Any, thread_id: str, items: list[dict[str, Any]], fields: list[dict[str, Any]]) -> None:
+    """Add items at the thread's end inside the caller's transaction (as ConversationStore.append
+    does), skipping any already there, with their messages' Assistants fields."""
+    if not items:
+        return
+    c = conversation_items.c
+    ids = [item["id"] for item in items]
+    present = set((await conn.execute(sa.select(c.item_id).where((c.conversation_id == thread_id) & c.item_id.in_(ids)))).scalars())
+    items = [item for item in items if item["id"] not in present]
+    fields = [f for f in fields if f["message_id"] not in present]
+    if not items:
+        return
+    end = (
+        await conn.execute(
+            conversations.update()
+            .where((conversations.c.id == thread_id) & conversations.c.deleted.is_(False))
+            .values(next_position=conversations.c.next_position + len(items))
+            .returning(conversations.c.next_position)
+        )
+    ).scalar()
+    if end is None:
+        return  # the thread is gone
+    now = int(time.time())
+    await conn.execute(
+        conversation_items.insert(),
+        [{"conversation_id": thread_id, "position": end - len(items) + i, "item_id": item["id"], "created_at": now, "data": dump(item)} for i, item in enumerate(items)],
+    )
+    await insert_message_fields(conn, thread_id, fields)

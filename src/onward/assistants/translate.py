@@ -14,6 +14,7 @@ from typing import Any
 from ..ids import new_id
 from .hub import Emitter
 from .objects import citation_marker, file_search_results, parts_to_content, run_usage, step_object
+from .partial import mark_incomplete, partial_item
 
 
 def _delta(step: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
@@ -42,6 +43,9 @@ class Translator:
         self._call_index: dict[str, int] = {}  # item id -> index within the tool step
         self._first_delta: set[str] = set()
         self._text_len: dict[str, int] = {}
+        self._texts: dict[str, list[str]] = {}  # item id -> its text so far (without markers)
+        self._notes: dict[str, list[dict[str, Any]]] = {}  # item id -> its Responses annotations so far
+        self.kept: set[str] = set()  # ids of messages already in the thread
         self._searches: dict[str, dict[str, Any]] = {}  # file_search_call id -> its step
         self._closing: dict[str, Any] | None = None  # a finished message step, closed when the next one opens
         self.response: dict[str, Any] | None = None
@@ -116,6 +120,7 @@ class Translator:
                 self.em.emit("thread.run.step.delta", self._tool_delta(index, {"id": item["call_id"], "type": "function", "function": dict(fn)}))
         elif kind == "response.output_text.delta":
             self._text_len[event.item_id] = self._text_len.get(event.item_id, 0) + len(event.delta)
+            self._texts.setdefault(event.item_id, []).append(event.delta)
             delta: dict[str, Any] = {"value": event.delta}
             if event.item_id not in self._first_delta:
                 self._first_delta.add(event.item_id)
@@ -125,6 +130,8 @@ class Translator:
             note = _plain(event.annotation)
             if note.get("type") == "file_citation" and event.item_id in self.messages:
                 marker = citation_marker(event.annotation_index, note.get("filename"))
+                pos = sum(len(t) for t in self._texts.get(event.item_id, []))
+                self._notes.setdefault(event.item_id, []).append({"type": "file_citation", "file_id": note.get("file_id"), "filename": note.get("filename"), "index": pos})
                 start = self._text_len.get(event.item_id, 0)
                 self._text_len[event.item_id] = start + len(marker)
                 cite = {"index": event.annotation_index, "type": "file_citation", "text": marker, "start_index": start, "end_index": start + len(marker), "file_citation": {"file_id": note.get("file_id")}}
@@ -164,6 +171,20 @@ class Translator:
         return {"id": self._tool_step["id"], "object": "thread.run.step.delta", "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{"index": index, **entry}]}}}
 
     # -- endings ----------------------------------------------------------------------
+    def partials(self, outcome: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The thread items and Assistants fields of the messages cut short by `outcome`
+        (cancelled | expired | failed), in their kept `incomplete` form; their objects are
+        marked so `finish` announces them with their text."""
+        items, fields = [], []
+        for mid, msg in self.messages.items():
+            if mid in self.kept or msg["status"] == "completed":
+                continue
+            item = partial_item(mid, "".join(self._texts.get(mid, [])), self._notes.get(mid, []))
+            fields.append(mark_incomplete(msg, item, outcome))
+            msg["status"] = "in_progress"  # announced by finish
+            items.append(item)
+        return items, fields
+
     def finish(self, outcome: str, usage: tuple[int, int] | None, last_error: dict[str, Any] | None = None) -> None:
         """Close what is open. outcome: completed | requires_action | incomplete | failed |
         cancelled | expired. The last step of the response carries its usage."""
@@ -175,8 +196,8 @@ class Translator:
         for msg in self.messages.values():
             if msg["status"] == "in_progress":
                 msg["status"] = "incomplete"
-                msg["incomplete_at"] = _now()
-                msg["incomplete_details"] = {"reason": reason or "run_failed"}
+                msg["incomplete_at"] = msg.get("incomplete_at") or _now()
+                msg["incomplete_details"] = msg.get("incomplete_details") or {"reason": reason or "run_failed"}
                 self.em.emit("thread.message.incomplete", msg)
         step_status = {"failed": "failed", "cancelled": "cancelled", "expired": "expired"}.get(outcome, "completed")
         for step in self.steps:

@@ -38,6 +38,19 @@ class Incomplete(Exception):
         self.reason = reason
 
 
+class Halt(Exception):
+    """The worker stops the run at its next step. outcome: cancelled | expired, or None when
+    the run is no longer this worker's (ended elsewhere, or the process is stopping)."""
+
+    def __init__(self, outcome: str | None) -> None:
+        self.outcome = outcome
+
+
+FLUSH_SECONDS = 0.05  # a running turn stores (then sends) its events at most this often
+CHECK_SECONDS = 0.25  # and looks this often for a cancel recorded by another process
+_END = object()  # the engine's events are over
+
+
 class Worker:
     def __init__(self, svc: Any) -> None:
         self.svc = svc  # the RunService: stores, engine, settings
@@ -45,7 +58,9 @@ class Worker:
         self.hub: RunHub = svc.hub
         self.owner = f"r_{new_id('w', 12)}"
         self.tasks: dict[str, asyncio.Task] = {}
-        self.expiring: set[str] = set()
+        self.halts: dict[str, str | None] = {}  # run id -> why its worker must stop (see Halt)
+        self.inbox: dict[str, asyncio.Queue[Any]] = {}  # run id -> its running turn's event queue
+        self.pumps: set[asyncio.Task] = set()  # engine turns left behind, finishing on their own
         self.stopping = False
         self.wake = asyncio.Event()
         self.loops: list[asyncio.Task] = []
@@ -65,9 +80,23 @@ class Worker:
             self.hub.running.discard(run_id)
             self.hub.backlog.pop(run_id, None)
             self.hub.close(run_id)
-            self.expiring.discard(run_id)
+            self.halts.pop(run_id, None)
 
         task.add_done_callback(_done)
+
+    def halt(self, run_id: str, outcome: str | None) -> None:
+        """Ask the local worker running `run_id` (if any) to stop at its next step; a cancel
+        outranks an expiry. Never interrupts it: it may be inside a transaction."""
+        if run_id not in self.tasks or self.halts.get(run_id) == "cancelled":
+            return
+        self.halts[run_id] = outcome
+        inbox = self.inbox.get(run_id)
+        if inbox is not None:
+            inbox.put_nowait(_END)  # wakes the turn's wait for the engine
+
+    def _check(self, run_id: str) -> None:
+        if run_id in self.halts:
+            raise Halt(self.halts[run_id])
 
     async def _claim_loop(self) -> None:
         while True:
@@ -100,19 +129,20 @@ class Worker:
             if row.status == "queued":
                 await self.store.release(row.id, row.owner)
                 self.wake.set()
-            elif row.status in ("in_progress", "cancelling"):
+            elif row.status == "cancelling":  # the cancel was recorded: it is honoured
+                await self.svc.settle(row.id, "cancelled", when=("cancelling",))
+                log.warning("run %s was orphaned by worker %s while cancelling; marked cancelled", row.id, row.owner)
+            elif row.status == "in_progress":
                 message = "The server process running this run stopped before it finished (restart or crash). Create a new run to retry."
-                await self.svc.settle(row.id, "failed", last_error={"code": "server_error", "message": message}, owner=row.owner)
+                await self.svc.settle(row.id, "failed", last_error={"code": "server_error", "message": message}, when=("in_progress",))
                 log.warning("run %s was orphaned by worker %s; marked failed", row.id, row.owner)
             else:
                 await self.store.release(row.id, row.owner)
 
     async def expire_overdue(self) -> None:
         for run_id in await self.store.overdue(self.owner):
-            task = self.tasks.get(run_id)
-            if task is not None:
-                self.expiring.add(run_id)
-                task.cancel()
+            if run_id in self.tasks:
+                self.halt(run_id, "expired")
             else:
                 await self.svc.settle(run_id, "expired", when=("queued", "requires_action"))
 
@@ -121,54 +151,67 @@ class Worker:
         self.loops = [asyncio.create_task(self._claim_loop()), asyncio.create_task(self._upkeep_loop())]
 
     async def stop(self) -> None:
+        """Shutting down: running turns store what they have and let go (their lease lapses
+        and recovery ends them); only a turn still busy after 5 s is interrupted."""
         self.stopping = True
         for task in self.loops:
             task.cancel()
-        for task in list(self.tasks.values()):
-            task.cancel()
+        for run_id in list(self.tasks):
+            self.halts.pop(run_id, None)
+            self.halt(run_id, None)
         if self.tasks:
             await asyncio.wait(list(self.tasks.values()), timeout=5)
+        for task in [*self.tasks.values(), *self.pumps]:
+            task.cancel()
 
     # -- one execution ------------------------------------------------------------------
     async def _execute(self, run_id: str) -> None:
+        """Run a claimed queued run to its next stop. Its events are stored before they are
+        sent (a client never saw what a crash lost), and a cancel, an expiry or a shutdown
+        is honoured between steps (Halt), never by interrupting a write."""
         row, last = await self.store.load(run_id)
         if row is None or row.status != "queued":
             return
         run = orjson.loads(row.body)
         req = orjson.loads(row.request)
         em = Emitter(self.hub, run_id, last + 1)
+        em.hub = Held()  # type: ignore[assignment]  # published by _flush, once stored
         tr = Translator(run, em)
         try:
-            if row.cancel_requested:
-                raise asyncio.CancelledError
             run["status"] = "in_progress"
             run["started_at"] = int(time.time())
-            hub, em.hub = em.hub, Held()  # type: ignore[assignment]
             em.emit("thread.run.in_progress", run)
-            em.hub = hub
             first = em.take()
             if not await self.store.save(run, when=("queued",), new_events=first):
                 return  # cancelled or expired meanwhile
             for seq, name, data in first:
-                hub.publish(run_id, seq, name, data)
+                self.hub.publish(run_id, seq, name, data)
             # (no long-poll wake-up: a poll waits through queued and in_progress alike)
             await self._turn(run, req, tr, em)
-        except asyncio.CancelledError:
-            if self.stopping:  # shutting down: the lease lapses and recovery ends the run
+        except Halt as halt:
+            if halt.outcome is None:  # not ours to end (stopping, or ended elsewhere)
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self.store.append_events(run_id, em.take()))
-                    if tr.message_fields:
-                        await asyncio.shield(self.svc.assistants.store.add_message_fields(run["thread_id"], tr.message_fields))
+                    await self._flush(run_id, tr, em)
                 return
-            status = "expired" if run_id in self.expiring else "cancelled"
-            await asyncio.shield(self._end(run, req, tr, em, status))
+            await self._end(run, req, tr, em, halt.outcome)
         except Incomplete as exc:
             await self._end(run, req, tr, em, "incomplete", incomplete_details={"reason": exc.reason})
         except APIError as exc:
             await self._end(run, req, tr, em, "failed", last_error={"code": "invalid_prompt", "message": exc.message})
+        except asyncio.CancelledError:
+            raise  # shutdown's last resort: the lease lapses and recovery ends the run
         except Exception as exc:
             log.exception("run %s crashed", run_id)
             await self._end(run, req, tr, em, "failed", last_error={"code": "server_error", "message": f"Internal error: {type(exc).__name__}"})
+
+    async def _flush(self, run_id: str, tr: Translator, em: Emitter) -> None:
+        """Store the turn's new events and changed steps, then send the events."""
+        events = em.take()
+        steps = list({id(s): s for s in tr.dirty}.values())
+        await self.store.append_events(run_id, events, steps)
+        tr.dirty.clear()
+        for seq, name, data in events:
+            self.hub.publish(run_id, seq, name, data)
 
     def _params(self, run: dict[str, Any], req: dict[str, Any], history: list[dict[str, Any]], max_output: int | None) -> CreateResponse:
         choice = run.get("tool_choice")
@@ -215,6 +258,7 @@ class Worker:
         trunc = run.get("truncation_strategy") or {}
         if trunc.get("type") == "last_messages" and trunc.get("last_messages"):
             history = keep_last_messages(history, int(trunc["last_messages"]))
+        self._check(run["id"])
         max_c = run.get("max_completion_tokens")
         if max_c is not None and used_c >= max_c:
             raise Incomplete("max_completion_tokens")
@@ -233,15 +277,8 @@ class Worker:
                 prep.request.input = kept
             if provider.count_tokens(prep.request) > remaining:
                 raise Incomplete("max_prompt_tokens")
-        last_flush = time.monotonic()
-        async with contextlib.aclosing(svc.responses.run_inline(prep)) as events:
-            async for event in events:
-                tr.feed(event)
-                if time.monotonic() - last_flush > 0.1:
-                    await self.store.append_events(run["id"], em.take())
-                    last_flush = time.monotonic()
-                    if await self.store.cancel_requested(run["id"]):
-                        raise asyncio.CancelledError
+        self._check(run["id"])
+        await self._follow_engine(run["id"], svc.responses.run_inline(prep), tr, em)
         resp = tr.response or {}
         usage = resp.get("usage") or {}
         turn = (int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
@@ -252,7 +289,9 @@ class Worker:
             code = "rate_limit_exceeded" if err.get("code") == "rate_limit_exceeded" else "server_error"
             await self._end(run, req, tr, em, "failed", last_error={"code": code, "message": err.get("message") or "The model failed."}, usage=turn)
             return
-        tr.message_fields = await svc.append_outputs(run, [i for i in resp.get("output", []) if i.get("type") != "function_call"])
+        outputs = [i for i in resp.get("output", []) if i.get("type") != "function_call"]
+        tr.message_fields = await svc.append_outputs(run, outputs)
+        tr.kept.update(i["id"] for i in outputs if i.get("type") == "message")
         if status == "incomplete":
             await self._end(run, req, tr, em, "incomplete", incomplete_details={"reason": "max_completion_tokens"}, usage=turn)
         elif tr.calls:
@@ -260,6 +299,56 @@ class Worker:
             await self._end(run, req, tr, em, "requires_action", usage=turn)
         else:
             await self._end(run, req, tr, em, "completed", usage=turn)
+
+    async def _follow_engine(self, run_id: str, events: Any, tr: Translator, em: Emitter) -> None:
+        """Translate the engine's events as they come, storing then sending them in batches.
+
+        The engine runs in a task of its own (a pump) feeding a queue, so this loop can stop
+        the moment a Halt is due, whatever the engine is doing (loading the prompt, searching
+        files): the pump is then told to stop, and closes the engine at its next event."""
+        inbox: asyncio.Queue[Any] = asyncio.Queue()
+        stop = asyncio.Event()
+        self.inbox[run_id] = inbox
+        pump = asyncio.create_task(_pump(events, inbox, stop))
+        self.pumps.add(pump)
+        pump.add_done_callback(self.pumps.discard)
+        last_flush = last_check = time.monotonic()
+        try:
+            while True:
+                now = time.monotonic()
+                due = last_check + CHECK_SECONDS
+                if em.pending:
+                    due = min(due, last_flush + FLUSH_SECONDS)
+                try:
+                    got = await asyncio.wait_for(inbox.get(), timeout=max(0.0, due - now))
+                except TimeoutError:
+                    got = None
+                self._check(run_id)
+                ended = got is _END
+                while got is not None and got is not _END:  # take what else is waiting
+                    if isinstance(got, BaseException):
+                        raise got
+                    tr.feed(got)
+                    got = inbox.get_nowait() if not inbox.empty() else None
+                    ended = ended or got is _END
+                    self._check(run_id)
+                now = time.monotonic()
+                if em.pending and (ended or now - last_flush >= FLUSH_SECONDS):
+                    await self._flush(run_id, tr, em)
+                    last_flush = now
+                if now - last_check >= CHECK_SECONDS:
+                    last_check = now
+                    status = await self.store.status(run_id)
+                    if status == "cancelling":
+                        raise Halt("cancelled")
+                    if status != "in_progress":
+                        raise Halt(None)
+                if ended:
+                    self._check(run_id)
+                    return
+        finally:
+            self.inbox.pop(run_id, None)
+            stop.set()
 
     async def _wait_for_files(self, vs_ids: list[str]) -> None:
         """Like OpenAI's, a run searches only once its vector stores finished ingesting."""
@@ -280,15 +369,47 @@ class Worker:
     async def _end(
         self, run: dict[str, Any], req: dict[str, Any], tr: Translator, em: Emitter, status: str, *, usage: tuple[int, int] | None = None, **fields: Any
     ) -> None:
-        """Settle the run; its steps and its messages' fields go in the same transaction (also
-        when this ends a turn cut short after its outputs reached the thread)."""
-        tr.finish(status, usage, fields.get("last_error"))
-        steps = list({id(s): s for s in tr.dirty}.values())
-        if status == "requires_action":
-            run["required_action"] = {
-                "type": "submit_tool_outputs",
-                "submit_tool_outputs": {"tool_calls": [{"id": c["call_id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in tr.calls]},
-            }
-        await self.svc.settle(run["id"], status, run=run, req=req, emitter=em, owner=self.owner, steps=steps, message_fields=tr.message_fields, **fields)
-        tr.dirty.clear()  # written (kept if the write was cut short: a later ending writes them)
-        tr.message_fields = []
+        """Settle the run; its steps, its messages' fields and the messages it cut short (kept
+        `incomplete`) go in the same transaction. The write is a compare-and-set from the
+        status this worker holds: when a cancel was recorded first (`cancelling`), the run ends
+        `cancelled` instead, whatever the model had finished meanwhile."""
+        while True:
+            if status == "cancelled":
+                em.emit("thread.run.cancelling", {**run, "status": "cancelling"})
+            partial, partial_fields = tr.partials(status) if status in ("cancelled", "expired", "failed") else ([], [])
+            tr.finish(status, usage, fields.get("last_error"))
+            steps = list({id(s): s for s in tr.dirty}.values())
+            if status == "requires_action":
+                run["required_action"] = {
+                    "type": "submit_tool_outputs",
+                    "submit_tool_outputs": {"tool_calls": [{"id": c["call_id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in tr.calls]},
+                }
+            when = ("cancelling",) if status == "cancelled" else ("in_progress",)
+            saved = await self.svc.settle(
+                run["id"], status, run=run, req=req, emitter=em, when=when, steps=steps, message_fields=tr.message_fields,
+                partial=(partial, partial_fields), **fields,
+            )
+            tr.dirty.clear()  # written, whether or not the run was
+            tr.message_fields = []
+            if saved:
+                tr.kept.update(item["id"] for item in partial)
+                return
+            if status == "cancelled" or await self.store.status(run["id"]) != "cancelling":
+                return  # ended elsewhere (the lease lapsed and recovery ended it)
+            status, usage, fields = "cancelled", None, {}
+            run["required_action"] = None
+
+
+async def _pump(events: Any, inbox: asyncio.Queue[Any], stop: asyncio.Event) -> None:
+    """Feed the engine's events (then _END, or the exception it raised) to a turn's queue;
+    once `stop` is set, close the engine at its next event (its own cleanup then runs)."""
+    try:
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if stop.is_set():
+                    break
+                inbox.put_nowait(event)
+    except Exception as exc:
+        inbox.put_nowait(exc)
+    finally:
+        inbox.put_nowait(_END)
