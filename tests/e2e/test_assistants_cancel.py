@@ -252,3 +252,33 @@ def test_kill_mid_run_keeps_the_partial_message_and_frees_the_thread(tmp_path, d
         assert again.status == "completed"
     finally:
         srv.stop()
+
+
+def test_cancel_from_another_process(tmp_path, pg_database):
+    """Two processes on one PostgreSQL: a run executing in A, cancelled through B, ends
+    `cancelled` (A's worker sees the recorded cancel) and keeps its partial message."""
+    toml = 'default = "scripted"\n' + SCRIPT
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = Server(tmp_path / "a", pg_database, toml).start(), Server(tmp_path / "b", pg_database, toml).start()
+    try:
+        ca, cb = a.client(), b.client()
+        asst = ca.beta.assistants.create(model="scripted")
+        thread = ca.beta.threads.create(messages=[{"role": "user", "content": "say it slowly"}])
+        run = ca.beta.threads.runs.create(thread_id=thread.id, assistant_id=asst.id)
+        deadline = time.time() + 30
+        while not cb.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data and time.time() < deadline:
+            time.sleep(0.1)
+        answer = cb.beta.threads.runs.cancel(run_id=run.id, thread_id=thread.id)
+        assert answer.status in ("cancelled", "cancelling")
+        final = settled(cb, thread.id, run.id)
+        assert final.status == "cancelled" and final.cancelled_at
+        [step] = ca.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
+        assert step.status == "cancelled"
+        kept = cb.beta.threads.messages.list(thread.id, run_id=run.id).data
+        assert all(m.status == "incomplete" and m.incomplete_details.reason == "run_cancelled" for m in kept)
+        again = cb.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=asst.id)
+        assert again.status == "completed"
+    finally:
+        a.stop()
+        b.stop()
