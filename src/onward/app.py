@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Any:
         registry = Registry(settings)
         conversation_store = ConversationStore(engine)
         responses = ResponsesService(settings, ResponseStore(engine), registry, conversation_store)
-        services = Services(settings, registry, responses, ConversationsService(conversation_store))
+        services = Services(settings, registry, responses, ConversationsService(conversation_store, responses.settle_writes))
         services.files = FileService(await FileStore.from_env(engine, settings.data_dir / "files"))
         if not is_sqlite(engine) and services.files.store.blobs.location.startswith("local:"):
             log.warning(

@@ -159,7 +159,7 @@ async def test_request_mapping(fake: tuple[str, Control]) -> None:
         {"role": "user", "content": "Weather in Paris?"},
         {
             "role": "assistant",
-            "content": None,
+            "content": "",
             "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": '{"temp": 21}'},

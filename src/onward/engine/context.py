@@ -11,6 +11,7 @@ from ..errors import APIError, invalid, reject_unknown
 from ..ids import new_id
 from ..providers.base import ModelRequest, Provider
 from ..tools import file_search
+from . import toolset
 
 _ROLES = ("user", "assistant", "system", "developer")
 _INPUT_PARTS = ("input_text", "input_image", "input_file", "input_audio")
@@ -23,6 +24,7 @@ _ITEM_PREFIX = {
     "compaction": "cmp",
     "file_search_call": "fs",
     "code_interpreter_call": "ci",
+    "web_search_call": "ws",
 }
 COMPACTION_PREFIX = "onward.v1."
 
@@ -85,13 +87,27 @@ def normalize_input(value: str | list[dict[str, Any]] | None) -> list[dict[str, 
             for key in ("call_id", "name", "arguments"):
                 if not isinstance(raw.get(key), str):
                     raise invalid(f"Missing required parameter: '{where}.{key}'.", f"{where}.{key}", "missing_required_parameter")
-            items.append({"type": "function_call", "id": raw.get("id") or new_id("fc"), "call_id": raw["call_id"], "name": raw["name"], "arguments": raw["arguments"], "status": raw.get("status") or "completed"})
-        elif kind == "function_call_output":
+            call = {"type": "function_call", "id": raw.get("id") or new_id("fc"), "call_id": raw["call_id"], "name": raw["name"], "arguments": raw["arguments"], "status": raw.get("status") or "completed"}
+            if isinstance(raw.get("namespace"), str):
+                call["namespace"] = raw["namespace"]
+            items.append(call)
+        elif kind == "custom_tool_call":
+            for key in ("call_id", "name", "input"):
+                if not isinstance(raw.get(key), str):
+                    raise invalid(f"Missing required parameter: '{where}.{key}'.", f"{where}.{key}", "missing_required_parameter")
+            custom = {"type": "custom_tool_call", "id": raw.get("id") or new_id("ctc"), "call_id": raw["call_id"], "name": raw["name"], "input": raw["input"], "status": raw.get("status") or "completed"}
+            if isinstance(raw.get("namespace"), str):
+                custom["namespace"] = raw["namespace"]
+            items.append(custom)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             if not isinstance(raw.get("call_id"), str):
                 raise invalid(f"Missing required parameter: '{where}.call_id'.", f"{where}.call_id", "missing_required_parameter")
             if not isinstance(raw.get("output"), (str, list)):
                 raise invalid(f"Missing required parameter: '{where}.output'.", f"{where}.output", "missing_required_parameter")
-            items.append({"type": "function_call_output", "id": raw.get("id") or new_id("fco"), "call_id": raw["call_id"], "output": raw["output"], "status": raw.get("status") or "completed"})
+            output = {"type": kind, "id": raw.get("id") or new_id("fco" if kind == "function_call_output" else "ctco"), "call_id": raw["call_id"], "output": raw["output"]}
+            if kind == "function_call_output":
+                output["status"] = raw.get("status") or "completed"
+            items.append(output)
         elif kind == "compaction":
             if not isinstance(raw.get("encrypted_content"), str):
                 raise invalid(f"Missing required parameter: '{where}.encrypted_content'.", f"{where}.encrypted_content", "missing_required_parameter")
@@ -101,37 +117,96 @@ def normalize_input(value: str | list[dict[str, Any]] | None) -> list[dict[str, 
             item = dict(raw)
             item.setdefault("id", new_id(_ITEM_PREFIX[kind]))
             items.append(item)
-        elif kind == "item_reference":
-            raise invalid(f"'{where}': item references are only supported inside conversations.", f"{where}.type")
+        elif kind == "item_reference":  # resolved against stored items by the caller (resolve_references)
+            if not isinstance(raw.get("id"), str) or not raw["id"]:
+                raise invalid(f"Missing required parameter: '{where}.id'.", f"{where}.id", "missing_required_parameter")
+            items.append({"type": "item_reference", "id": raw["id"]})
         else:
             raise invalid(f"Invalid value for '{where}.type': {kind!r}.", f"{where}.type")
     return items
 
 
+def _function_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
+    name = tool.get("name")
+    if not isinstance(name, str) or not name:
+        raise invalid(f"Missing required parameter: '{where}.name'.", f"{where}.name", "missing_required_parameter")
+    params = tool.get("parameters")
+    if params is not None and not isinstance(params, dict):
+        raise invalid(f"Invalid type for '{where}.parameters': expected an object.", f"{where}.parameters", "invalid_type")
+    reject_unknown(tool, {"type", "name", "description", "parameters", "strict", "defer_loading", "output_schema", "allowed_callers"}, where)
+    return {"type": "function", "name": name, "description": tool.get("description"), "parameters": params, "strict": tool.get("strict", True)}
+
+
+def _custom_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
+    name = tool.get("name")
+    if not isinstance(name, str) or not name:
+        raise invalid(f"Missing required parameter: '{where}.name'.", f"{where}.name", "missing_required_parameter")
+    reject_unknown(tool, {"type", "name", "description", "format", "defer_loading", "allowed_callers", "async"}, where)
+    fmt = tool.get("format")
+    if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in ("text", "grammar")):
+        raise invalid(f"Invalid value for '{where}.format': use {{'type': 'text'}} or {{'type': 'grammar', 'syntax', 'definition'}}.", f"{where}.format")
+    if fmt and fmt["type"] == "grammar" and not (isinstance(fmt.get("definition"), str) and fmt.get("syntax") in ("lark", "regex")):
+        raise invalid(f"'{where}.format' of type 'grammar' needs 'syntax' ('lark' or 'regex') and a 'definition'.", f"{where}.format")
+    out = {"type": "custom", "name": name, "description": tool.get("description"), "format": fmt or {"type": "text"}}
+    return out
+
+
+def _namespace_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
+    reject_unknown(tool, {"type", "name", "description", "tools"}, where)
+    name = tool.get("name")
+    if not isinstance(name, str) or not name:
+        raise invalid(f"Missing required parameter: '{where}.name'.", f"{where}.name", "missing_required_parameter")
+    inner = tool.get("tools")
+    if not isinstance(inner, list) or not inner:
+        raise invalid(f"'{where}.tools' must be a non-empty array of function or custom tools.", f"{where}.tools", "invalid_type")
+    tools = []
+    for j, sub in enumerate(inner):
+        at = f"{where}.tools[{j}]"
+        kind = sub.get("type") if isinstance(sub, dict) else None
+        if kind == "function":
+            tools.append(_function_tool(sub, at))
+        elif kind == "custom":
+            tools.append(_custom_tool(sub, at))
+        else:
+            raise invalid(f"Invalid value for '{at}.type': {kind!r}. A namespace holds function and custom tools.", f"{at}.type")
+    return {"type": "namespace", "name": name, "description": tool.get("description") or "", "tools": tools}
+
+
 def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Function tools echoed as the spec shows them (description/parameters/strict present)."""
+    """Tools echoed as the spec shows them (function: description/parameters/strict present).
+
+    function, custom, namespace and file_search run; the other hosted kinds of the SDK's
+    `ToolParam` (toolset.NOT_RUN) are echoed as sent and not shown to the model.
+    """
     out: list[dict[str, Any]] = []
     seen = set()
     for i, tool in enumerate(tools or []):
+        where = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise invalid(f"Invalid type for '{where}': expected an object.", where, "invalid_type")
         kind = tool.get("type")
         if kind == "file_search":
             if any(t["type"] == "file_search" for t in out):
-                raise invalid(f"Only one file_search tool is allowed ('tools[{i}]').", f"tools[{i}]")
-            out.append(file_search.normalize(tool, f"tools[{i}]"))
+                raise invalid(f"Only one file_search tool is allowed ('{where}').", where)
+            out.append(file_search.normalize(tool, where))
             continue
-        if kind != "function":
-            raise invalid(f"Tool type {kind!r} at 'tools[{i}]' is not supported yet; supported: function, file_search.", f"tools[{i}].type", "unsupported_value")
-        name = tool.get("name")
-        if not isinstance(name, str) or not name:
-            raise invalid(f"Missing required parameter: 'tools[{i}].name'.", f"tools[{i}].name", "missing_required_parameter")
-        if name in seen:
-            raise invalid(f"Duplicate tool name {name!r} at 'tools[{i}].name'.", f"tools[{i}].name")
-        seen.add(name)
-        params = tool.get("parameters")
-        if params is not None and not isinstance(params, dict):
-            raise invalid(f"Invalid type for 'tools[{i}].parameters': expected an object.", f"tools[{i}].parameters", "invalid_type")
-        reject_unknown(tool, {"type", "name", "description", "parameters", "strict", "defer_loading", "output_schema", "allowed_callers"}, f"tools[{i}]")
-        out.append({"type": "function", "name": name, "description": tool.get("description"), "parameters": params, "strict": tool.get("strict", True)})
+        if kind in toolset.NOT_RUN:
+            out.append(dict(tool))
+            continue
+        if kind == "function":
+            entry = _function_tool(tool, where)
+        elif kind == "custom":
+            entry = _custom_tool(tool, where)
+        elif kind == "namespace":
+            entry = _namespace_tool(tool, where)
+        else:
+            raise invalid(f"Invalid value for '{where}.type': {kind!r}. Supported: function, custom, namespace, file_search and the hosted tool types (see the docs for which run).", f"{where}.type", "unsupported_value")
+        names = [toolset.flat_name(entry["name"], t["name"]) for t in entry["tools"]] if kind == "namespace" else [entry["name"]]
+        for name in names:
+            if name in seen:
+                raise invalid(f"Duplicate tool name {name!r} at '{where}'.", f"{where}.name")
+            seen.add(name)
+        out.append(entry)
     return out
 
 
@@ -151,9 +226,9 @@ def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
 
 def check_tool_outputs(history: list[dict[str, Any]], new_input: list[dict[str, Any]]) -> None:
     """Every function call the model made must be answered before the model runs again."""
-    answered = {i.get("call_id") for i in history + new_input if i.get("type") == "function_call_output"}
+    answered = {i.get("call_id") for i in history + new_input if i.get("type") in ("function_call_output", "custom_tool_call_output")}
     for item in history + new_input:
-        if item.get("type") == "function_call" and item.get("call_id") not in answered:
+        if item.get("type") in ("function_call", "custom_tool_call") and item.get("call_id") not in answered:
             raise invalid(f"No tool output found for function call {item.get('call_id')}.", "input")
 
 
@@ -176,7 +251,7 @@ def decode_compaction(content: str, param: str = "input") -> str:
 def model_view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Items as providers take them: compaction expanded to a summary, reasoning dropped."""
     out = []
-    for item in items:
+    for item in toolset.model_items(items):
         kind = item.get("type", "message")
         if kind == "compaction":
             summary = decode_compaction(item["encrypted_content"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import invalid, not_found, reject_unknown
 from ..ids import new_id
 from ..store.conversations import ConversationStore
 from . import context
+from .references import resolve_references
 
 MAX_ITEMS_PER_CALL = 20
 
@@ -42,13 +44,20 @@ def _items(raw: Any, param: str = "items") -> list[dict[str, Any]]:
 
 
 class ConversationsService:
-    def __init__(self, store: ConversationStore) -> None:
+    def __init__(self, store: ConversationStore, settle_writes: Callable[[], Awaitable[None]] | None = None) -> None:
         self.store = store
+        self.settle_writes = settle_writes  # responses' in-flight writes, before an item_reference lookup
+
+    async def _resolve(self, raw: Any) -> tuple[list[dict[str, Any]], set[int]]:
+        items = _items(raw)
+        if self.settle_writes and any(item.get("type") == "item_reference" for item in items):
+            await self.settle_writes()
+        return await resolve_references(self.store.engine, items, "items")
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         reject_unknown(body, {"items", "metadata"})
         metadata = _check_metadata(body.get("metadata"))
-        items = _items(body.get("items"))
+        items, _ = await self._resolve(body.get("items"))
         return await self.store.create(new_id("conv"), metadata, items)
 
     async def get(self, conv_id: str) -> dict[str, Any]:
@@ -74,7 +83,10 @@ class ConversationsService:
         reject_unknown(body, {"items"})
         if not body.get("items"):
             raise invalid("Missing required parameter: 'items'.", "items", "missing_required_parameter")
-        items = _items(body["items"])
+        items, referenced = await self._resolve(body["items"])
+        if referenced:  # an item the conversation already holds is not added twice
+            held = await self.store.held_ids(conv_id, [items[k]["id"] for k in referenced])
+            items = [item for k, item in enumerate(items) if k not in referenced or item["id"] not in held]
         if not await self.store.append(conv_id, items):
             raise not_found(f"Conversation with id '{conv_id}' not found.", "conversation_id")
         return _page(items, False)

@@ -16,6 +16,8 @@ from openai.types.responses import (
     ResponseContentPartAddedEvent,
     ResponseContentPartDoneEvent,
     ResponseCreatedEvent,
+    ResponseCustomToolCallInputDeltaEvent,
+    ResponseCustomToolCallInputDoneEvent,
     ResponseErrorEvent,
     ResponseFailedEvent,
     ResponseFileSearchCallCompletedEvent,
@@ -35,6 +37,7 @@ from openai.types.responses import (
 from pydantic import BaseModel
 
 from ..ids import new_id
+from . import toolset
 
 # The SDK's lifecycle event types; `LifecycleEvent` carries the same fields.
 LIFECYCLE_TYPES = {
@@ -120,6 +123,7 @@ class ResponseBuilder:
         self._calls: dict[int, dict[str, Any]] = {}  # provider index -> open function_call item
         self._args: dict[int, list[str]] = {}
         self.fault: Exception | None = None  # what failed the response, when it failed
+        self._targets = toolset.targets(body.get("tools"))  # model-visible name -> client tool
 
     def _next(self) -> int:
         seq = self.seq
@@ -218,7 +222,14 @@ class ResponseBuilder:
         events = self.close_message()
         for open_index in [i for i in self._calls if i < index]:
             events += self.close_call(open_index)
-        item = {"id": new_id("fc"), "type": "function_call", "status": "in_progress", "call_id": call_id or new_id("call"), "name": name, "arguments": ""}
+        target = self._targets.get(name)
+        item: dict[str, Any]
+        if target is not None and target.kind == "custom":
+            item = {"id": new_id("ctc"), "type": "custom_tool_call", "status": "in_progress", "call_id": call_id or new_id("call"), "name": target.name, "input": ""}
+        else:
+            item = {"id": new_id("fc"), "type": "function_call", "status": "in_progress", "call_id": call_id or new_id("call"), "name": target.name if target else name, "arguments": ""}
+        if target is not None and target.namespace:
+            item["namespace"] = target.namespace
         self._calls[index] = item
         self._args[index] = []
         self.output.append(item)
@@ -230,7 +241,7 @@ class ResponseBuilder:
         if item is None:  # an upstream that sent arguments before the name: start a call now
             return self.call_start(index, "", "unknown") + self.call_delta(index, fragment)
         self._args[index].append(fragment)
-        if self.quiet:
+        if self.quiet or item["type"] == "custom_tool_call":  # its input is known once the JSON closes
             return []
         return [
             ResponseFunctionCallArgumentsDeltaEvent(type="response.function_call_arguments.delta", item_id=item["id"], output_index=self.output.index(item), delta=fragment, sequence_number=self._next())
@@ -238,9 +249,19 @@ class ResponseBuilder:
 
     def close_call(self, index: int, status: str = "completed") -> list[BaseModel]:
         item = self._calls.pop(index)
-        item["arguments"] = "".join(self._args.pop(index))
+        arguments = "".join(self._args.pop(index))
         item["status"] = status
         out_index = self.output.index(item)
+        if item["type"] == "custom_tool_call":
+            item["input"] = toolset.custom_input(arguments)
+            events: list[BaseModel] = []
+            if item["input"] and not self.quiet:
+                events.append(ResponseCustomToolCallInputDeltaEvent(type="response.custom_tool_call_input.delta", item_id=item["id"], output_index=out_index, delta=item["input"], sequence_number=self._next()))
+            return events + [
+                ResponseCustomToolCallInputDoneEvent(type="response.custom_tool_call_input.done", item_id=item["id"], output_index=out_index, input=item["input"], sequence_number=self._next()),
+                ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=out_index, sequence_number=self._next()),  # type: ignore[arg-type]
+            ]
+        item["arguments"] = arguments
         return [
             ResponseFunctionCallArgumentsDoneEvent(type="response.function_call_arguments.done", item_id=item["id"], output_index=out_index, name=item["name"], arguments=item["arguments"], sequence_number=self._next()),  # type: ignore[call-arg]
             ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=out_index, sequence_number=self._next()),  # type: ignore[arg-type]

@@ -43,6 +43,8 @@ class Hosted:
     include_results: bool = False
     upfront: bool = False  # search before the model runs (models that can't be trusted to call)
     results: list[dict[str, Any]] = field(default_factory=list)  # everything found, for citations
+    max_calls: int | None = None  # the request's max_tool_calls: hosted calls this response may run
+    calls: int = 0
 
     @property
     def names(self) -> set[str]:
@@ -51,6 +53,7 @@ class Hosted:
 
 async def _run_file_search(builder: ResponseBuilder, hosted: Hosted, query: str, budget: int) -> AsyncIterator[BaseModel | str]:
     """Yield the file_search_call item's events, then (last) the text the model will read."""
+    hosted.calls += 1
     item, events = builder.file_search_start([query])
     for event in events:
         yield event
@@ -146,14 +149,18 @@ async def run_model(builder: ResponseBuilder, provider: Provider, request: Model
                     query = str(orjson.loads(arguments).get("query") or "")
                 except (orjson.JSONDecodeError, AttributeError):
                     query = arguments
-                output = ""
+                output = "Not run: this response reached its max_tool_calls."
+                if hosted.max_calls is not None and hosted.calls >= hosted.max_calls:
+                    request = _with_tool_result(request, call_id, name, arguments, output)
+                    continue
                 async for out in _run_file_search(builder, hosted, query or _last_user_text(request), budget):
                     if isinstance(out, str):
                         output = out
                     else:
                         yield out
                 request = _with_tool_result(request, call_id, name, arguments, output)
-            if round_ == MAX_HOSTED_ROUNDS - 1:  # enough searching: answer now
+            spent = hosted.max_calls is not None and hosted.calls >= hosted.max_calls
+            if round_ == MAX_HOSTED_ROUNDS - 1 or spent:  # enough searching: answer now
                 request = replace(request, tools=[t for t in request.tools if t["name"] not in hosted.names], tool_choice="auto")
     except ProviderError as exc:
         builder.fault = exc  # a non-streamed request may answer with it as an HTTP error

@@ -48,9 +48,11 @@ class TextConfig(Strict):
 
 
 class Reasoning(Strict):
-    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     summary: Literal["auto", "concise", "detailed"] | None = None
     generate_summary: Literal["auto", "concise", "detailed"] | None = None
+    context: Literal["auto", "current_turn", "all_turns"] | None = None  # accepted, ignored
+    mode: str | None = None  # accepted, ignored
 
 
 class StreamOptions(Strict):
@@ -92,6 +94,11 @@ class CreateResponse(Strict):
     context_management: list[dict[str, Any]] | None = None
     moderation: Any = None
     stream_id: str | None = None  # WebSocket lanes
+    # Accepted and ignored (docs/guide.md, "Request fields"): no meaning on a self-hosted model.
+    access_programs: dict[str, Any] | None = None
+    background_options: dict[str, Any] | None = None
+    image: dict[str, Any] | None = None
+    client_metadata: dict[str, str] | None = None  # Codex CLI sends it on every request
 
     @field_validator("metadata")
     @classmethod
@@ -136,6 +143,9 @@ class CompactRequest(Strict):
     previous_response_id: str | None = None
     prompt_cache_key: str | None = None
     prompt_cache_retention: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None  # accepted, ignored
+    service_tier: str | None = None  # accepted, ignored
+    image: dict[str, Any] | None = None  # accepted, ignored
 
 
 class InputTokensRequest(Strict):
@@ -153,3 +163,4 @@ class InputTokensRequest(Strict):
     reasoning: Reasoning | None = None
     text: TextConfig | None = None
     truncation: Literal["auto", "disabled"] | None = None
+    personality: str | None = None  # accepted, ignored

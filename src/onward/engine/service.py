@@ -23,13 +23,14 @@ from ..store.conversations import ConversationStore
 from ..store.notify import Notifier
 from ..store.responses import TERMINAL, ResponseStore
 from ..tools import file_search
-from . import context
+from . import context, toolset
 from .background import BackgroundRunner
 from .events import ResponseBuilder, usage_dict
 from .faults import http_error
 from .hub import Hub
 from .loop import Hosted, run_model
 from .params import CompactRequest, CreateResponse, InputTokensRequest
+from .references import resolve_references
 
 log = logging.getLogger("onward.responses")
 
@@ -95,10 +96,16 @@ class ResponsesService:
         new_items = context.normalize_input(params.input)
         if not new_items and not params.previous_response_id:
             raise invalid("Missing required parameter: 'input'.", "input", "missing_required_parameter")
+        if any(item.get("type") == "item_reference" for item in new_items):
+            await self.settle_writes()
+        new_items, referenced = await resolve_references(self.store.engine, new_items)
         response_id = new_id("resp")
         conv_id = _conversation_id(params.conversation)
         if conv_id:
             past = await self._lock_conversation(conv_id, response_id)
+            # A reference to an item the conversation already holds adds nothing to it.
+            held = {item.get("id") for item in past}
+            new_items = [item for k, item in enumerate(new_items) if k not in referenced or item.get("id") not in held]
         else:
             past = history if history is not None else await self._history(params.previous_response_id)
         try:
@@ -130,18 +137,20 @@ class ResponsesService:
             raise invalid("Missing required parameter: 'text.format.schema'.", "text.format.schema", "missing_required_parameter")
         if text_format["type"] == "json_schema" and not text_format.get("name"):
             raise invalid("Missing required parameter: 'text.format.name'.", "text.format.name", "missing_required_parameter")
-        functions = [t for t in tools if t["type"] == "function"]
+        functions = toolset.model_functions(tools)
         search_tool = next((t for t in tools if t["type"] == "file_search"), None)
         hosted = None
         if search_tool:
             # Models that can't be trusted to call tools (the embedded one) get the search
             # done for them, with the user's question as the query.
             upfront = not getattr(model.provider, "reliable_tool_calls", True) or tool_choice == {"type": "file_search"}
-            hosted = {"file_search": search_tool, "include_results": "file_search_call.results" in (params.include or []), "upfront": upfront}
+            hosted = {"file_search": search_tool, "include_results": "file_search_call.results" in (params.include or []), "upfront": upfront, "max_tool_calls": params.max_tool_calls}
             if not upfront:
                 functions.append(file_search.as_function())
         top_logprobs = _logprobs_wanted(params, model)
         model_choice = "auto" if isinstance(tool_choice, dict) and tool_choice.get("type") == "file_search" else tool_choice
+        if isinstance(model_choice, dict) and model_choice.get("type") == "custom":  # offered as a function
+            model_choice = {"type": "function", "name": model_choice.get("name")}
         if model_choice == "required" and not functions:
             model_choice = "auto"
         request = ModelRequest(
@@ -191,7 +200,7 @@ class ResponsesService:
             "usage": None,
             "user": params.user,
             "metadata": params.metadata or {},
-            "service_tier": "default",
+            "service_tier": params.service_tier if params.service_tier in ("flex", "priority", "scale") else "default",
             "safety_identifier": params.safety_identifier,
             "prompt_cache_key": params.prompt_cache_key,
             "conversation": {"id": conv_id} if conv_id else None,
@@ -203,7 +212,7 @@ class ResponsesService:
             return None
         if self.vector_stores is None:
             raise APIError(500, "file_search needs the vector store service, which is not running.")
-        return Hosted(config["file_search"], self.vector_stores.search, config["include_results"], config["upfront"])
+        return Hosted(config["file_search"], self.vector_stores.search, config["include_results"], config["upfront"], max_calls=config.get("max_tool_calls"))
 
     # -- inline runs ------------------------------------------------------------------
     async def run_inline(self, prep: Prepared, *, quiet: bool = False, http_errors: bool = False) -> AsyncIterator[BaseModel]:
@@ -251,6 +260,12 @@ class ResponsesService:
 
     async def _save(self, prep: Prepared, body: dict[str, Any]) -> None:
         await self.store.save_new(body, prep.saved(), prep.input_items, body["output"])
+
+    async def settle_writes(self) -> None:
+        """Wait for every inline response whose write is still in flight (SQLite), so that
+        lookups by item id see them."""
+        if self._pending:
+            await asyncio.gather(*(asyncio.shield(t) for t in list(self._pending.values())), return_exceptions=True)
 
     async def _settled(self, response_id: str | None) -> None:
         task = self._pending.get(response_id) if response_id else None
@@ -392,11 +407,14 @@ class ResponsesService:
         same fields would send the model (history, instructions, tools, truncation included),
         counted by the model's own tokenizer, so it equals that response's
         `usage.input_tokens`. Nothing is stored or locked."""
-        create = CreateResponse.model_validate(params.model_dump(exclude_unset=True, by_alias=True))
+        create = CreateResponse.model_validate(params.model_dump(exclude_unset=True, by_alias=True, exclude={"personality"}))
         if create.conversation is not None and create.previous_response_id:
             raise invalid("Use either 'conversation' or 'previous_response_id', not both.", "previous_response_id")
         model = self._model(create.model)
         new_items = context.normalize_input(create.input)
+        if any(item.get("type") == "item_reference" for item in new_items):
+            await self.settle_writes()
+        new_items, _ = await resolve_references(self.store.engine, new_items)
         conv_id = _conversation_id(create.conversation)
         if conv_id:
             if await self.conversations.get(conv_id) is None:
@@ -416,6 +434,9 @@ class ResponsesService:
         model = self._model(params.model)
         past = await self._history(params.previous_response_id)
         new_items = context.normalize_input(params.input)
+        if any(item.get("type") == "item_reference" for item in new_items):
+            await self.settle_writes()
+        new_items, _ = await resolve_references(self.store.engine, new_items)
         items = past + new_items
         if not items:
             raise invalid("Nothing to compact: give 'input' or 'previous_response_id'.", "input", "missing_required_parameter")

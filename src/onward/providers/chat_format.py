@@ -75,7 +75,8 @@ def to_chat_messages(request: ModelRequest, *, rich: bool = True) -> list[dict[s
             if last and last["role"] == "assistant":
                 last.setdefault("tool_calls", []).append(call)
             else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+                # "" rather than null: llama-cpp-python's server (and others) reject a null content.
+                messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
         elif kind == "function_call_output":
             messages.append(
                 {"role": "tool", "tool_call_id": item.get("call_id"), "content": _output_text(item.get("output"))}

@@ -111,6 +111,13 @@ class ConversationStore:
             data = (await conn.execute(sa.select(c.data).where((c.conversation_id == conv_id) & (c.item_id == item_id)))).scalar()
         return orjson.loads(data) if data else None
 
+    async def held_ids(self, conv_id: str, item_ids: list[str]) -> set[str]:
+        """Which of these item ids the conversation already holds (one indexed query)."""
+        c = conversation_items.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(c.item_id).where((c.conversation_id == conv_id) & c.item_id.in_(item_ids)))
+            return {r[0] for r in rows}
+
     async def delete_item(self, conv_id: str, item_id: str) -> bool:
         c = conversation_items.c
         async with self.engine.begin() as conn:

@@ -37,6 +37,7 @@ response_items = sa.Table(
     sa.Column("position", sa.Integer, primary_key=True),
     sa.Column("item_id", sa.String(64), nullable=False),
     sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_response_items_item_id", "item_id"),  # item_reference lookups (migration 0007)
 )
 
 response_events = sa.Table(
@@ -68,6 +69,7 @@ conversation_items = sa.Table(
     sa.Column("created_at", sa.Integer, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Index("ix_conversation_items_item", "conversation_id", "item_id", unique=True),
+    sa.Index("ix_conversation_items_item_id", "item_id"),  # item_reference lookups (migration 0007)
 )
 
 files = sa.Table(
