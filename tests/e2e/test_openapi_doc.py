@@ -84,5 +84,5 @@ def test_specific_shapes(doc):
     vs_file = paths["/v1/vector_stores/{vs_id}/files/{file_id}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     props = schemas[vs_file["$ref"].rsplit("/", 1)[1]]["properties"]
     assert "attributes" in props and "vector_store_id" not in props
-    assert "application/octet-stream" in paths["/v1/files/{file_id}/content"]["get"]["responses"]["200"]["content"]
+    assert "*/*" in paths["/v1/files/{file_id}/content"]["get"]["responses"]["200"]["content"]
     assert "409" in paths["/v1/files/{file_id}/content"]["get"]["responses"]

@@ -16,11 +16,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from openai.types import (
     FileDeleted,
-    FileObject,
     Model,
     VectorStore,
     VectorStoreDeleted,
     VectorStoreSearchResponse,
+)
+from openai.types import (
+    FileObject as SDKFileObject,
 )
 from openai.types.beta import Assistant, AssistantDeleted, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, MessageDeleted, Run
@@ -96,6 +98,10 @@ ERROR_TEXT = {
 MODEL_FAULTS = (401, 403, 429, 502, 503, 504)
 
 
+class FileObject(SDKFileObject):
+    purpose: Literal[PURPOSES]  # type: ignore[valid-type]  # the SDK's FileObject omits 'evals', which uploads accept
+
+
 class DeletedResponse(BaseModel):
     id: str
     object: Literal["response.deleted"]
@@ -136,7 +142,7 @@ UPLOAD = {
         "expires_after[seconds]": {"type": "integer", "minimum": 3600, "maximum": 2592000},
     },
 }
-BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}  # the type the file name implies
 # The openai params types hold the path parameters too; a body never carries them.
 PATH_KEYS = ("vector_store_id", "file_id", "conversation_id", "include")
 
