@@ -264,7 +264,7 @@ class Worker:
             raise Incomplete("max_completion_tokens")
         if not history:
             raise APIError(400, f"Thread {run['thread_id']} has no messages to run on. Add a message first.")
-        await self._wait_for_files(req.get("vector_store_ids") or [])
+        await self._wait_for_files(run["id"], req.get("vector_store_ids") or [])
         prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None), history=history[:-1])
         max_p = run.get("max_prompt_tokens")
         if max_p is not None:
@@ -279,7 +279,9 @@ class Worker:
                 raise Incomplete("max_prompt_tokens")
         self._check(run["id"])
         await self._follow_engine(run["id"], svc.responses.run_inline(prep), tr, em)
-        resp = tr.response or {}
+        if tr.response is None:  # the engine stopped without its final event
+            raise RuntimeError("the model turn ended without a final event")
+        resp = tr.response
         usage = resp.get("usage") or {}
         turn = (int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
         req["used"] = [used_p + turn[0], used_c + turn[1]]
@@ -320,7 +322,7 @@ class Worker:
                 if em.pending:
                     due = min(due, last_flush + FLUSH_SECONDS)
                 try:
-                    got = await asyncio.wait_for(inbox.get(), timeout=max(0.0, due - now))
+                    got = inbox.get_nowait() if not inbox.empty() else await asyncio.wait_for(inbox.get(), timeout=max(0.001, due - now))
                 except TimeoutError:
                     got = None
                 self._check(run_id)
@@ -350,7 +352,7 @@ class Worker:
             self.inbox.pop(run_id, None)
             stop.set()
 
-    async def _wait_for_files(self, vs_ids: list[str]) -> None:
+    async def _wait_for_files(self, run_id: str, vs_ids: list[str]) -> None:
         """Like OpenAI's, a run searches only once its vector stores finished ingesting."""
         vector_stores = self.svc.assistants.vector_stores
         if vector_stores is None:
@@ -365,6 +367,7 @@ class Worker:
                 if not vs["file_counts"]["in_progress"]:
                     break
                 await asyncio.sleep(0.2)
+                self._check(run_id)
 
     async def _end(
         self, run: dict[str, Any], req: dict[str, Any], tr: Translator, em: Emitter, status: str, *, usage: tuple[int, int] | None = None, **fields: Any
@@ -378,7 +381,7 @@ class Worker:
                 em.emit("thread.run.cancelling", {**run, "status": "cancelling"})
             partial, partial_fields = tr.partials(status) if status in ("cancelled", "expired", "failed") else ([], [])
             tr.finish(status, usage, fields.get("last_error"))
-            steps = list({id(s): s for s in tr.dirty}.values())
+            steps = list({id(s): s for s in [*tr.steps, *tr.dirty]}.values())  # (deltas change steps too)
             if status == "requires_action":
                 run["required_action"] = {
                     "type": "submit_tool_outputs",
