@@ -7,6 +7,7 @@ client executes them); hosted tools (file_search) run here and loop back to the 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -60,12 +61,15 @@ async def _run_file_search(builder: ResponseBuilder, hosted: Hosted, query: str,
     cfg = hosted.file_search or {}
     assert hosted.search is not None
     try:
-        results = await hosted.search(
-            cfg["vector_store_ids"],
-            query,
-            max_num_results=cfg["max_num_results"],
-            filters=cfg.get("filters"),
-            score_threshold=cfg["ranking_options"]["score_threshold"] or None,
+        # Shielded: a cancelled run stops the model, never a search in the middle of its writes.
+        results = await asyncio.shield(
+            hosted.search(
+                cfg["vector_store_ids"],
+                query,
+                max_num_results=cfg["max_num_results"],
+                filters=cfg.get("filters"),
+                score_threshold=cfg["ranking_options"]["score_threshold"] or None,
+            )
         )
     except APIError as exc:
         for event in builder.file_search_done(item, None, "failed"):

@@ -34,6 +34,8 @@ from .references import resolve_references
 
 log = logging.getLogger("onward.responses")
 
+CANCEL_WAIT_SECONDS = 5.0  # a cancel waits this long at most for the worker to end the job
+
 
 @dataclass
 class Prepared:
@@ -65,6 +67,7 @@ class ResponsesService:
         self.background = BackgroundRunner(self)
         self.notifier = Notifier(store.engine)
         self._pending: dict[str, asyncio.Task] = {}  # inline responses whose write is in flight
+        self.inline_holders: set[str] = set()  # inline responses holding a conversation lock (renewed)
 
     # -- preparing --------------------------------------------------------------------
     def _model(self, name: str | None):
@@ -116,7 +119,7 @@ class ResponsesService:
             raise
 
     async def _lock_conversation(self, conv_id: str, holder: str) -> list[dict[str, Any]]:
-        locked = await self.conversations.lock(conv_id, holder)
+        locked = await self.conversations.lock(conv_id, holder, self.settings.lease_seconds)
         if locked is None:
             raise not_found(f"Conversation with id '{conv_id}' not found.", "conversation")
         if not locked:
@@ -223,10 +226,13 @@ class ResponsesService:
         creates nothing), and its conversation gets nothing and is unlocked."""
         builder = ResponseBuilder(prep.body, quiet=quiet)
         provider = self.registry.models[prep.model].provider
-        yield builder.lifecycle("response.created")
-        yield builder.lifecycle("response.in_progress")
+        holder = prep.body["id"]
+        if prep.conversation_id:  # the lease loop renews the lock while this runs
+            self.inline_holders.add(holder)
         finished = False
         try:
+            yield builder.lifecycle("response.created")
+            yield builder.lifecycle("response.in_progress")
             async for event in run_model(builder, provider, prep.request, self._hosted(prep.hosted)):
                 if event.type in ("response.completed", "response.failed", "response.incomplete"):  # type: ignore[attr-defined]
                     finished = True
@@ -235,14 +241,17 @@ class ResponsesService:
                             await self.conversations.unlock(prep.conversation_id, prep.body["id"])
                         log.info("response %s: model failed before any output: HTTP %s [%s]", prep.body["id"], builder.fault.status, builder.fault.code)
                         raise http_error(builder.fault)
-                    await self._persist_new(prep, builder.body)
+                    await asyncio.shield(self._persist_new(prep, builder.body))  # never cut mid-write
                 yield event
         finally:
-            if not finished:  # the client went away mid-stream
-                builder.close_all("incomplete")
-                builder.set_status("cancelled")
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._persist_new(prep, builder.body))
+            try:
+                if not finished:  # the client went away mid-stream (or the model code crashed)
+                    builder.close_all("incomplete")
+                    builder.set_status("cancelled")
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(self._persist_new(prep, builder.body))
+            finally:
+                self.inline_holders.discard(holder)
 
     async def _persist_new(self, prep: Prepared, body: dict[str, Any]) -> None:
         if prep.conversation_id:  # the lock must be free before the client hears "done"
@@ -316,42 +325,46 @@ class ResponsesService:
 
     async def delete(self, response_id: str) -> dict[str, Any]:
         await self._settled(response_id)
-        task = self.background.tasks.get(response_id)
-        if task:
-            task.cancel()
+        task = self.background.stop_job(response_id)
+        if task is not None:  # let it end in its own writes before its rows go
+            await asyncio.wait({task}, timeout=CANCEL_WAIT_SECONDS)
         if not await self.store.delete(response_id):
             raise not_found(f"Response with id '{response_id}' not found.", "response_id")
         return {"id": response_id, "object": "response.deleted", "deleted": True}
 
     async def cancel(self, response_id: str) -> dict[str, Any]:
+        """Cancel a background response: the returned object is `cancelled` (final), unless it
+        had already ended (400, as OpenAI: "Cannot cancel a completed response.").
+
+        The cancel is first recorded durably (one UPDATE … WHERE not ended); a queued job no
+        worker holds is then ended here (compare-and-set against a claim); a running one ends at
+        its worker's next step, in this process or another, and this call waits for that."""
         await self._settled(response_id)
         row = await self.store.get_row(response_id)
         if row is None:
             raise not_found(f"Response with id '{response_id}' not found.", "response_id")
         if not row.background:
             raise invalid("Only responses created with background=true can be cancelled.", "response_id")
-        if row.status == "cancelled":
-            return orjson.loads(row.body)
-        if row.status in TERMINAL:
-            raise invalid(f"Cannot cancel a response with status '{row.status}'.", "response_id")
-        await self.store.request_cancel(response_id)
-        task = self.background.tasks.get(response_id)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(task), timeout=10)
-        elif row.owner is None:  # still queued: nobody will run it now
+        if row.status not in TERMINAL and await self.store.request_cancel(response_id):
+            task = self.background.stop_job(response_id)
             body = orjson.loads(row.body)
-            builder = ResponseBuilder(body)
-            builder.set_status("cancelled")
-            await self.store.finish(builder.body, [])
-        else:  # another process runs it; it notices the flag within a flush interval
-            for _ in range(50):
-                status = await self.store.status(response_id)
-                if status is None or status in TERMINAL:
-                    break
-                await asyncio.sleep(0.1)
-        return await self.get(response_id)
+            if row.status == "queued" and row.owner is None:
+                body["status"] = "cancelled"
+                if await self.store.cancel_queued(body):
+                    if body.get("conversation"):
+                        await self.conversations.unlock(body["conversation"]["id"], response_id)
+                    self.hub.close(response_id)
+                    return body
+            if task is not None:
+                await asyncio.wait({task}, timeout=CANCEL_WAIT_SECONDS)
+            else:  # another process runs it: it reads the flag within CANCEL_POLL_SECONDS
+                deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+                while time.monotonic() < deadline and (await self.store.status(response_id)) not in (None, *TERMINAL):
+                    await self.notifier.wait(response_id, 0.05)
+        body = await self.get(response_id)
+        if body["status"] in TERMINAL and body["status"] != "cancelled":
+            raise invalid(f"Cannot cancel a {body['status']} response.", "response_id")
+        return body
 
     async def input_items(self, response_id: str, *, limit: int, order: str, after: str | None, before: str | None) -> dict[str, Any]:
         await self._settled(response_id)

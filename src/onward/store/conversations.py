@@ -11,8 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .models import conversation_items, conversations
 
-LOCK_SECONDS = 600.0  # a crashed holder's lock lapses after this
-
 
 class ConversationStore:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -124,21 +122,31 @@ class ConversationStore:
             result = await conn.execute(conversation_items.delete().where((c.conversation_id == conv_id) & (c.item_id == item_id)))
         return bool(result.rowcount)
 
-    async def lock(self, conv_id: str, holder: str, seconds: float = LOCK_SECONDS) -> bool | None:
-        """Take the conversation for one response or run, for at most `seconds` (so a crashed
-        holder's lock lapses). None: no such conversation; False: busy."""
+    async def lock(self, conv_id: str, holder: str, seconds: float) -> bool | None:
+        """Take the conversation for one response or run (`holder`, its id) for a lease of
+        `seconds` (ONWARD_LEASE_SECONDS for responses), which the holder renews while it runs
+        (`renew`), so a dead process's lock lapses. Taking it again as the same holder renews
+        it. None: no such conversation; False: busy."""
         now = time.time()
         c = conversations.c
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 conversations.update()
-                .where((c.id == conv_id) & c.deleted.is_(False) & (c.locked_by.is_(None) | (c.locked_until < now)))
+                .where((c.id == conv_id) & c.deleted.is_(False) & (c.locked_by.is_(None) | (c.locked_by == holder) | (c.locked_until < now)))
                 .values(locked_by=holder, locked_until=now + seconds)
             )
             if result.rowcount:
                 return True
             exists = (await conn.execute(sa.select(c.id).where((c.id == conv_id) & c.deleted.is_(False)))).scalar()
         return False if exists else None
+
+    async def renew(self, holders: list[str], seconds: float) -> None:
+        """Extend the leases of the locks these holders (response ids) still have."""
+        if not holders:
+            return
+        c = conversations.c
+        async with self.engine.begin() as conn:
+            await conn.execute(conversations.update().where(c.locked_by.in_(holders)).values(locked_until=time.time() + seconds))
 
     async def unlock(self, conv_id: str, holder: str) -> None:
         c = conversations.c

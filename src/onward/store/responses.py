@@ -91,25 +91,40 @@ class ResponseStore:
             await conn.execute(responses.insert(), [_row(body, request, owner=owner, lease_until=lease_until)])
             await self._insert_items(conn, body["id"], "input", input_items)
 
-    async def finish(self, body: dict[str, Any], output_items: list[dict[str, Any]]) -> None:
-        """Write the final object and its output items; release the lease."""
+    async def finish(
+        self, body: dict[str, Any], output_items: list[dict[str, Any]], events: list[tuple[int, bytes]] | None = None, *, unless_cancelled: bool = False
+    ) -> bool:
+        """Write the final object, its output items and its last events in one transaction;
+        release the lease. Only a response that has not ended yet is finished (a late worker
+        never overwrites a cancel or a recovery); with `unless_cancelled`, not one whose
+        cancel was requested either. False when nothing was written."""
+        c = responses.c
+        where = (c.id == body["id"]) & c.status.not_in(TERMINAL)
+        if unless_cancelled:
+            where = where & c.cancel_requested.is_(False)
         async with self._writing() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 responses.update()
-                .where(responses.c.id == body["id"])
+                .where(where)
                 .values(status=body["status"], body=_dump(body), owner=None, lease_until=None, updated_at=time.time())
             )
+            if not result.rowcount:
+                return False
             await self._insert_items(conn, body["id"], "output", output_items)
+            await self._insert_events(conn, body["id"], events or [])
             if body.get("background") and not self.sqlite:
                 await conn.execute(sa.text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": body["id"]})
+        return True
 
-    async def save_body(self, body: dict[str, Any], **extra: Any) -> None:
+    async def save_body(self, body: dict[str, Any]) -> bool:
+        """Update a running response's object; False when it has ended meanwhile (cancelled)."""
         async with self._writing() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 responses.update()
-                .where(responses.c.id == body["id"])
-                .values(status=body["status"], body=_dump(body), updated_at=time.time(), **extra)
+                .where((responses.c.id == body["id"]) & responses.c.status.not_in(TERMINAL))
+                .values(status=body["status"], body=_dump(body), updated_at=time.time())
             )
+        return bool(result.rowcount)
 
     async def _insert_items(self, conn, response_id: str, kind: str, items: list[dict[str, Any]]) -> None:
         if not items:
@@ -181,15 +196,21 @@ class ResponseStore:
 
     # -- stream events (background responses) -----------------------------------------
     async def append_events(self, response_id: str, events: list[tuple[int, bytes]]) -> None:
+        """Store events (sequence number, JSON); they are sent to clients only after this."""
         if not events:
             return
         async with self._writing() as conn:
-            await conn.execute(
-                response_events.insert(),
-                [{"response_id": response_id, "sequence_number": seq, "data": data.decode()} for seq, data in events],
-            )
-            if not self.sqlite:  # delivered at commit, to whoever streams it elsewhere
-                await conn.execute(sa.text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": response_id})
+            await self._insert_events(conn, response_id, events)
+
+    async def _insert_events(self, conn, response_id: str, events: list[tuple[int, bytes]]) -> None:
+        if not events:
+            return
+        await conn.execute(
+            response_events.insert(),
+            [{"response_id": response_id, "sequence_number": seq, "data": data.decode()} for seq, data in events],
+        )
+        if not self.sqlite:  # delivered at commit, to whoever streams it elsewhere
+            await conn.execute(sa.text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": response_id})
 
     async def status(self, response_id: str) -> str | None:
         """Just the status (polled while following a stream: the body is not needed)."""
@@ -252,7 +273,7 @@ class ResponseStore:
         c = responses.c
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                sa.select(c.id, c.status, c.owner).where(
+                sa.select(c.id, c.status, c.owner, c.conversation_id, c.cancel_requested).where(
                     c.status.in_(("queued", "in_progress")) & c.owner.is_not(None) & (c.lease_until < now)
                 )
             )
@@ -268,14 +289,40 @@ class ResponseStore:
             )
         return bool(result.rowcount)
 
-    async def request_cancel(self, response_id: str) -> None:
+    async def request_cancel(self, response_id: str) -> bool:
+        """Record a cancel durably; the worker running the response honours it at its next
+        step. False when the response has already ended (nothing to cancel)."""
         async with self._writing() as conn:
-            await conn.execute(
-                responses.update().where(responses.c.id == response_id).values(cancel_requested=True)
+            result = await conn.execute(
+                responses.update()
+                .where((responses.c.id == response_id) & responses.c.status.not_in(TERMINAL))
+                .values(cancel_requested=True)
             )
+        return bool(result.rowcount)
+
+    async def cancel_queued(self, body: dict[str, Any]) -> bool:
+        """End a queued response nobody has claimed as `cancelled` (compare-and-set: a worker
+        claiming it at the same instant either finds it cancelled or wins, then sees the flag)."""
+        c = responses.c
+        async with self._writing() as conn:
+            result = await conn.execute(
+                responses.update()
+                .where((c.id == body["id"]) & (c.status == "queued") & c.owner.is_(None))
+                .values(status=body["status"], body=_dump(body), lease_until=None, updated_at=time.time())
+            )
+            if result.rowcount and not self.sqlite:
+                await conn.execute(sa.text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": body["id"]})
+        return bool(result.rowcount)
 
     async def cancel_requested(self, response_id: str) -> bool:
         async with self.engine.connect() as conn:
             return bool(
                 (await conn.execute(sa.select(responses.c.cancel_requested).where(responses.c.id == response_id))).scalar()
             )
+
+    async def queued_unclaimed(self) -> list[str]:
+        """Ids of queued responses no worker holds yet (their conversation locks are kept alive)."""
+        c = responses.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(c.id).where((c.status == "queued") & c.owner.is_(None) & c.conversation_id.is_not(None)))
+            return [r[0] for r in rows]
