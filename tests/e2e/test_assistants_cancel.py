@@ -282,3 +282,32 @@ def test_cancel_from_another_process(tmp_path, pg_database):
     finally:
         a.stop()
         b.stop()
+
+
+SLOWER = f"""default = "scripted"
+[models.scripted]
+provider = "scripted"
+script = [{{ match = "slowly", text = "{SLOW_TEXT}", delay = 0.5 }}, {{ text = "Hello from the script." }}]
+"""
+
+
+def test_running_run_expires_keeping_its_partial_message(tmp_path, database):
+    """A run still writing when it expires stops at its worker's next step: `expired`, its
+    partial message kept (`run_expired`), its step `expired`, the thread free."""
+    srv = Server(tmp_path, database, SLOWER, env={"ONWARD_RUN_EXPIRY_SECONDS": "2"}).start()
+    try:
+        client = srv.client()
+        asst = client.beta.assistants.create(model="scripted")
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "say it slowly"}])
+        run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=asst.id)
+        ended = settled(client, thread.id, run.id)
+        assert ended.status == "expired" and ended.expires_at is None
+        [msg] = client.beta.threads.messages.list(thread.id, run_id=run.id).data
+        assert msg.status == "incomplete" and msg.incomplete_details.reason == "run_expired"
+        assert SLOW_TEXT.startswith(msg.content[0].text.value) and msg.content[0].text.value != SLOW_TEXT
+        [step] = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
+        assert step.status == "expired" and step.expired_at
+        client.beta.threads.messages.create(thread.id, role="user", content="hi")
+        assert client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=asst.id).status == "completed"
+    finally:
+        srv.stop()
