@@ -181,3 +181,9 @@ def test_web_search_only_is_left_out(server):
     assert resp.status in ("completed", "incomplete")
     assert all(item.type == "message" for item in resp.output)
     assert [t.type for t in resp.tools] == ["web_search", "image_generation"]
+
+
+def test_forcing_a_hosted_tool_onward_does_not_run(server):
+    client = server.client()
+    resp = client.responses.create(model="smollm2", input="Say hi.", tools=[{"type": "web_search_preview"}], tool_choice={"type": "web_search_preview"}, max_output_tokens=8)
+    assert resp.status in ("completed", "incomplete") and resp.tool_choice.type == "web_search_preview"  # type: ignore[union-attr]

@@ -127,3 +127,16 @@ def test_input_tokens_accepts_every_sdk_field():
     from onward.engine.params import InputTokensRequest
 
     assert _keys(InputTokenCountParams) - set(InputTokensRequest.model_fields) == set()
+
+
+def test_every_sdk_tool_choice_type_is_accepted():
+    from openai.types.responses import response_create_params
+
+    from onward.engine.params import TOOL_CHOICE_TYPES
+
+    sdk = set()
+    for member in typing.get_args(response_create_params.ToolChoice):
+        hint = typing.get_type_hints(member).get("type") if hasattr(member, "__annotations__") else None
+        for arg in typing.get_args(hint) if hint else ():
+            sdk |= set(typing.get_args(arg)) or {arg}
+    assert sdk - TOOL_CHOICE_TYPES == set()

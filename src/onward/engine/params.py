@@ -24,6 +24,13 @@ INCLUDABLE = {
 }
 
 
+# The object forms of `tool_choice` in the SDK's types; a hosted tool Onward does not run
+# (toolset.NOT_RUN) leaves the model's choice at "auto".
+TOOL_CHOICE_TYPES = frozenset({"function", "custom", "allowed_tools", "file_search", "mcp", "shell", "apply_patch", "programmatic_tool_calling"}) | {
+    "web_search_preview", "web_search_preview_2025_03_11", "computer", "computer_use", "computer_use_preview", "image_generation", "code_interpreter",
+}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -127,9 +134,7 @@ class CreateResponse(Strict):
     def _tool_choice(cls, value: Any) -> Any:
         if value is None or (isinstance(value, str) and value in ("auto", "none", "required")):
             return value
-        if isinstance(value, dict) and value.get("type") in (
-            "function", "file_search", "code_interpreter", "web_search_preview", "mcp", "allowed_tools", "custom",
-        ):
+        if isinstance(value, dict) and value.get("type") in TOOL_CHOICE_TYPES:
             if value["type"] == "function" and not isinstance(value.get("name"), str):
                 raise invalid("tool_choice of type 'function' needs a 'name'.", "tool_choice.name", "missing_required_parameter")
             return value

@@ -154,6 +154,8 @@ class ResponsesService:
         model_choice = "auto" if isinstance(tool_choice, dict) and tool_choice.get("type") == "file_search" else tool_choice
         if isinstance(model_choice, dict) and model_choice.get("type") == "custom":  # offered as a function
             model_choice = {"type": "function", "name": model_choice.get("name")}
+        if isinstance(model_choice, dict) and model_choice.get("type") in toolset.NOT_RUN | {"computer_use"}:
+            model_choice = "auto"  # the model does not see that tool
         if model_choice == "required" and not functions:
             model_choice = "auto"
         request = ModelRequest(
