@@ -90,10 +90,12 @@ def newcomer(tmp_path_factory, request):
     yield srv
     srv.stop()
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and SKIPPED:
-        reporter.write_line(f"\ndocs snippets not run ({sum(SKIPPED.values())}, marked <!-- not-run -->):")
-        for why, n in sorted(SKIPPED.items()):
-            reporter.write_line(f"  {n} x {why}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and SKIPPED:
+        with capture.global_and_fixture_disabled():  # shown even when the tests pass
+            reporter.write_line(f"\ndocs snippets not run ({sum(SKIPPED.values())}, marked <!-- not-run: why -->):")
+            for why, n in sorted(SKIPPED.items()):
+                reporter.write_line(f"  {n} x {why}")
 
 
 def local(code: str, srv: Server) -> str:
@@ -135,12 +137,14 @@ def test_python_snippets_run(doc: Path, newcomer: Server, tmp_path: Path):
     # failure's traceback points into the Markdown.
     runner = textwrap.dedent(
         """
-        import sys, json
+        import json, sys, time
         blocks = json.load(open(sys.argv[1]))
         ns = {"__name__": "__main__"}
         for where, code in blocks:
             print(f"--- {where}", flush=True)
+            start = time.perf_counter()
             exec(compile(code, where, "exec"), ns)
+            print(f"--- {where} ran in {time.perf_counter() - start:.1f}s", flush=True)
         """
     )
     import json
@@ -156,7 +160,8 @@ def test_python_snippets_run(doc: Path, newcomer: Server, tmp_path: Path):
     )
     assert proc.returncode == 0, f"{doc.name}: a snippet failed\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
     for where, _ in runnable:
-        assert f"--- {where}" in proc.stdout
+        assert f"--- {where} ran in" in proc.stdout
+    print(proc.stdout)  # what the snippets printed, with each block's time (pytest -s shows it)
 
 
 @pytest.mark.parametrize("block", [b for b in ALL if b.lang == "bash"], ids=lambda b: b.where)
