@@ -62,7 +62,12 @@ def test_kill_mid_background_stream_then_resume_and_reuse(tmp_path, db):
         # every event a client saw before the kill is stored: a replay from the start has them all
         replay = list(client.responses.retrieve(response_id, stream=True, starting_after=0))
         assert [e.sequence_number for e in replay][: len(seen) - 1] == [e.sequence_number for e in seen[1:]]
-        assert client.responses.retrieve(response_id).status == "failed"
+        failed = client.responses.retrieve(response_id)
+        assert failed.status == "failed"
+        # what the worker produced is kept, marked incomplete
+        seen_text = "".join(e.delta for e in seen if e.type == "response.output_text.delta")
+        assert failed.output and failed.output[0].status == "incomplete"
+        assert failed.output[0].content[0].text.startswith(seen_text)
         # the conversation is free again (recovery released its lock)
         again = client.responses.create(model="scripted", input="hi", conversation=conv.id)
         assert again.status == "completed"

@@ -28,6 +28,7 @@ from ..store.responses import TERMINAL
 from .events import ResponseBuilder, encode, response_error
 from .loop import Hosted, run_model
 from .outbox import Outbox
+from .replay import partial_output
 
 if TYPE_CHECKING:
     from ..providers.base import Provider
@@ -241,10 +242,9 @@ class BackgroundRunner:
             body = await store.get(row.id)
             if body is None:
                 continue
+            events = [data for _seq, data in await store.read_events(row.id, -1)]
+            body["output"] = partial_output(events)  # what was produced (and sent) is kept
             builder = ResponseBuilder(body, sequence_start=await store.next_sequence(row.id))
-            for item in body["output"]:
-                if item.get("status") == "in_progress":
-                    item["status"] = "incomplete"
             if row.cancel_requested:  # the cancel was recorded: it is honoured
                 builder.set_status("cancelled")
                 final = []
@@ -252,7 +252,7 @@ class BackgroundRunner:
                 builder.set_status("failed", error={"code": "server_error", "message": ORPHANED})
                 event = builder.lifecycle("response.failed")
                 final = [(event.sequence_number, encode(event))]
-            if await store.finish(builder.body, [], final):
+            if await store.finish(builder.body, body["output"], final):
                 log.warning("response %s was orphaned by worker %s; marked %s", row.id, row.owner, builder.body["status"])
             if row.conversation_id:
                 await self.service.conversations.unlock(row.conversation_id, row.id)
