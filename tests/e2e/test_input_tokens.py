@@ -40,7 +40,7 @@ def test_count_errors(server):
     with pytest.raises(openai.BadRequestError) as err:
         client.responses.input_tokens.count(model="smollm2", input="hi", extra_body={"store": True})
     assert err.value.body["code"] == "unknown_parameter" and err.value.body["param"] == "store"
-    with pytest.raises(openai.BadRequestError) as err:
+    with pytest.raises(openai.NotFoundError) as err:
         client.responses.input_tokens.count(model="nope", input="hi")
     assert err.value.body["code"] == "model_not_found"
     with pytest.raises(openai.BadRequestError) as err:
