@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import httpx
@@ -95,9 +96,18 @@ def codex_bin(tmp_path_factory) -> str:
     return str(binary)
 
 
-def test_codex_exec_runs_a_shell_call(codex_server, codex_bin, tmp_path):
-    home = tmp_path / "codex-home"
-    home.mkdir()
+@pytest.fixture
+def codex_home():
+    """A CODEX_HOME outside /tmp: under a temporary directory Codex refuses to create its
+    helper binaries and then cannot start a shell ("Failed to create unified exec process")."""
+    home = Path.home() / ".cache" / "onward-tests" / f"codex-home-{uuid.uuid4().hex[:8]}"
+    home.mkdir(parents=True)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_codex_exec_runs_a_shell_call(codex_server, codex_bin, codex_home, tmp_path):
+    home = codex_home
     (home / "config.toml").write_text(
         f'model = "{MODEL}"\nmodel_provider = "onward"\n\n[model_providers.onward]\nname = "Onward"\n'
         f'base_url = "{codex_server.url}"\nwire_api = "responses"\nenv_key = "ONWARD_API_KEY"\n'
@@ -107,9 +117,9 @@ def test_codex_exec_runs_a_shell_call(codex_server, codex_bin, tmp_path):
     env = {**os.environ, "CODEX_HOME": str(home), "ONWARD_API_KEY": "sk-test"}
     run = subprocess.run(
         [codex_bin, "exec", "--skip-git-repo-check", "run echo"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=180,
+        cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
     )
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
-    assert "echo onward-shell-ok" in out  # the shell call Codex ran
+    assert "echo onward-shell-ok" in out, out  # the shell call Codex ran
     assert "The command printed onward-shell-ok." in run.stdout  # the answer after its output
