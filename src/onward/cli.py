@@ -1,4 +1,4 @@
-"""The `onward` command: serve (and, later, migrate and keys)."""
+"""The `onward` command: serve, migrate."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from .config import Settings
+from .migrate.cli import app as migrate_app
 
 app = typer.Typer(help="Onward: the Responses API and the Assistants API v2 on any model.", no_args_is_help=True)
 
@@ -118,6 +119,9 @@ def serve(
     server.run(sockets=[sock])
     if not server.started:  # the app's startup failed; uvicorn logged why
         raise typer.Exit(3)
+
+
+app.add_typer(migrate_app, name="migrate")
 
 
 @app.command()
