@@ -108,7 +108,8 @@ def message_object(thread_id: str, row: MessageRow) -> dict[str, Any]:
         "thread_id": thread_id,
         "run_id": row.run_id,
         "role": item.get("role"),
-        "content": parts_to_content(item.get("content") or []),
+        # imported threads keep the exported Assistants content verbatim (citation markers)
+        "content": row.extra.get("content") or parts_to_content(item.get("content") or []),
         "attachments": row.attachments,
         "metadata": row.metadata,
         "status": status,
