@@ -88,7 +88,8 @@ def import_(
         task = progress.add_task("reading", total=None)
         staging = stage(paths, errors, warnings, progress=lambda n: progress.advance(task, n))
         counts = staging.counts()
-        total = sum(counts.values())
+        counts["thread"] = len(staging.thread_ids())
+        total = sum(n for kind, n in counts.items() if kind != "thread")
         progress.update(task, description="writing" if not dry_run else "checking", total=total, completed=0)
         advance = lambda n: progress.advance(task, n)  # noqa: E731
         if to:
@@ -99,7 +100,6 @@ def import_(
             client = OpenAI(base_url=to, api_key=api_key, max_retries=8)
             tally = write_remote(client, staging, mapping, dry_run=dry_run, progress=advance)
         else:
-            from .importers.local import write_local
 
             tally = asyncio.run(_write_db(db, staging, dry_run, advance))
     staging.close()
@@ -151,3 +151,166 @@ def _import_summary(console: Console, counts: dict[str, int], tally, errors: lis
         console.print(f"[red]… and {len(errors) - 100} more bad lines[/]")
     if mapping is not None and not dry_run:
         console.print(f"thread → conversation map: {mapping}")
+
+
+def _client(base_url: str, api_key: str | None):
+    from openai import OpenAI
+
+    # The SDK backs off and retries 429 and 5xx on its own; migrations are long, so retry more.
+    return OpenAI(base_url=base_url, api_key=api_key or "none", max_retries=8, timeout=120)
+
+
+@app.command()
+def export(
+    base_url: Annotated[str, typer.Option("--base-url", help="Any server speaking the Assistants API, e.g. http://127.0.0.1:8000/v1.")],
+    threads: Annotated[Path, typer.Option("--threads", help="File of thread ids, one per line (the API cannot list threads).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write (created; an earlier export there is resumed).")],
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="OPENAI_API_KEY", help="API key of that server.")] = None,
+) -> None:
+    """Pull assistants, files, vector store file lists, and the given threads with their
+    messages, runs and run steps, exactly as the API returns them, into OUT (JSON Lines).
+
+    Resumable: threads already done are skipped when run again. 429 and 5xx answers are
+    retried with backoff. Import the result with `onward migrate import OUT`.
+    """
+    from rich.table import Table
+
+    from .export import export as run_export
+    from .export import read_thread_ids
+
+    if not threads.exists():
+        typer.echo(f"{threads} does not exist: give a file with one thread id per line.", err=True)
+        raise typer.Exit(2)
+    ids = read_thread_ids(threads)
+    err = Console(stderr=True)
+    with _progress(err) as progress:
+        task = progress.add_task("export", total=len(ids) + 3)
+        summary = run_export(_client(base_url, api_key), ids, out, progress=lambda what: progress.update(task, advance=1, description=what[:24]))
+    table = Table(title=f"Export to {out}")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    for name in ("assistants", "files", "vector_stores", "threads", "threads_skipped", "messages", "runs", "steps"):
+        table.add_row(name.replace("_", " "), str(getattr(summary, name)))
+    err.print(table)
+    for thread_id in summary.missing:
+        err.print(f"[yellow]not found[/] {thread_id}")
+
+
+def _assistants_from(db: str | None, source: Path | None, base_url: str | None, api_key: str | None) -> list[dict]:
+    """Assistant objects from an export (or any import format), a live server, or a database."""
+    if source is not None:
+        from .importers import stage
+
+        errors: list[str] = []
+        staging = stage([source], errors, [])
+        found = list(staging.of_kind("assistant"))
+        staging.close()
+        return found
+    if base_url is not None:
+        from .export import _pages
+
+        return list(_pages(_client(base_url, api_key).beta.assistants.with_raw_response.list))
+    import asyncio
+
+    async def load() -> list[dict]:
+        import orjson
+        import sqlalchemy as sa
+
+        from ..config import Settings
+        from ..store.db import make_engine
+        from ..store.models import assistants
+
+        engine = make_engine(db or Settings.from_env().database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(sa.select(assistants.c.body).order_by(assistants.c.created_ns, assistants.c.id))
+                return [orjson.loads(r[0]) for r in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(load())
+
+
+@app.command()
+def convert(
+    source: Annotated[Path | None, typer.Option("--from", help="An export directory or any file `import` reads.")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="A live server speaking the Assistants API.")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="OPENAI_API_KEY")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="An Onward database (default: the server's).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json, python or typescript.")] = "json",
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of standard output.")] = None,
+) -> None:
+    """Convert assistants to Responses request settings (Step 2 of the migration guide).
+
+    `--format json` prints `[{"assistant_id", "name", "settings", "notes"}]`, `settings` being
+    keyword arguments `responses.create` takes as they are (`model`, `instructions`, `tools`,
+    `text`, `temperature`, `top_p`, `reasoning`, `metadata`); `python` and `typescript` print
+    a constant per assistant. Retired models are replaced (see docs/migration.md) with a note.
+    Reads from `--from`, `--base-url`, or else an Onward database (`--db`).
+    """
+    from .convert import BEHAVIOUR_NOTES, as_python, as_typescript, convert_all
+
+    if fmt not in ("json", "python", "typescript"):
+        typer.echo(f"--format must be json, python or typescript, not {fmt!r}.", err=True)
+        raise typer.Exit(2)
+    if source is not None and not source.exists():
+        typer.echo(f"{source} does not exist.", err=True)
+        raise typer.Exit(2)
+    converted = convert_all(_assistants_from(db, source, base_url, api_key))
+    if fmt == "json":
+        import json
+
+        text = json.dumps(converted, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = as_python(converted) if fmt == "python" else as_typescript(converted)
+    if out is not None:
+        out.write_text(text)
+    else:
+        typer.echo(text, nl=False)
+    err = Console(stderr=True)
+    err.print(f"{len(converted)} assistants converted. What changes in behaviour:")
+    for note in BEHAVIOUR_NOTES:
+        err.print(f"  - {note}")
+
+
+@app.command()
+def audit(
+    base_url: Annotated[str, typer.Option("--base-url", help="Any server speaking the Assistants API.")],
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="OPENAI_API_KEY")] = None,
+    threads: Annotated[Path | None, typer.Option("--threads", help="File of thread ids to count, one per line.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the inventory as JSON.")] = False,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write a Markdown report here.")] = None,
+) -> None:
+    """Inventory (Step 1 of the migration guide, data side): every assistant with its model,
+    tools, tool resources and vector stores (file counts, bytes), the message and run counts of
+    the given threads, and flags for what will not carry over as is."""
+    import json
+
+    from rich.table import Table
+
+    from . import audit as auditing
+    from .export import read_thread_ids
+
+    ids = read_thread_ids(threads) if threads else []
+    report = auditing.audit(_client(base_url, api_key), ids)
+    if markdown is not None:
+        markdown.write_text(auditing.markdown(report))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console(width=max(Console().width, 160))
+    table = Table(title=f"Assistants on {base_url}")
+    for col in ("id", "name", "model", "tools", "vector stores", "flags"):
+        table.add_column(col, no_wrap=col == "id")
+    for a in report["assistants"]:
+        stores = "\n".join(f"{s['id']}: {s['files']} files, {s['bytes']} B" for s in a["vector_stores"])
+        table.add_row(a["id"], a["name"] or "", a["model"], ", ".join(a["tools"]), stores, "\n".join(a["flags"]))
+    console.print(table)
+    if report["threads"]:
+        tt = Table(title="Threads")
+        for col in ("id", "messages", "runs", "flags"):
+            tt.add_column(col, justify="right" if col in ("messages", "runs") else "left")
+        for th in report["threads"]:
+            tt.add_row(th["id"], str(th["messages"]), str(th["runs"]), "\n".join(th["flags"]))
+        console.print(tt)
+    console.print(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report["totals"].items()))

@@ -18,7 +18,15 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ...store.models import assistant_messages, assistant_run_steps, assistant_runs, assistant_threads, assistants, conversation_items, conversations
+from ...store.models import (
+    assistant_messages,
+    assistant_run_steps,
+    assistant_runs,
+    assistant_threads,
+    assistants,
+    conversation_items,
+    conversations,
+)
 from .items import message_item, settled_run, step_items
 from .staging import Staging
 
