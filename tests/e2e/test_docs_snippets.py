@@ -105,7 +105,9 @@ def local(code: str, srv: Server) -> str:
 
 
 def env_for(srv: Server, tmp: Path) -> dict[str, str]:
-    env = {**os.environ, "OPENAI_BASE_URL": srv.url, "OPENAI_API_KEY": "anything"}
+    # `onward` and `python` as a reader's activated environment has them
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "OPENAI_BASE_URL": srv.url, "OPENAI_API_KEY": "anything", "PATH": path}
     env.pop("PYTHONWARNINGS", None)
     return env
 

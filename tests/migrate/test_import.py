@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import openai
 import pytest
 
 from .conftest import onward
@@ -88,7 +89,7 @@ def test_reimport_adds_nothing_and_dry_run_changes_nothing(tmp_path, serve):
     assert len(client.beta.threads.messages.list("thread_app1").data) == 4
     assert len(client.beta.threads.messages.list("thread_csv1").data) == 3
     assert "6 new" in first.stderr.replace("\n", " ") or "2 new" in first.stderr
-    with pytest.raises(Exception):  # the dry run of the page wrote nothing
+    with pytest.raises(openai.NotFoundError):  # the dry run of the page wrote nothing
         client.beta.threads.retrieve("thread_pg1")
     assert "already there" in again.stderr
 

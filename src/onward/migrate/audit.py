@@ -43,7 +43,7 @@ def assistant_flags(a: dict[str, Any]) -> list[str]:
 
 def audit(client: openai.OpenAI, thread_ids: list[str]) -> dict[str, Any]:
     """`{"assistants": [...], "threads": [...], "totals": {...}}` as plain data."""
-    assistants = []
+    assistants: list[dict[str, Any]] = []
     store_cache: dict[str, dict[str, Any]] = {}
     for a in _pages(client.beta.assistants.with_raw_response.list):
         resources = a.get("tool_resources") or {}
@@ -66,7 +66,7 @@ def audit(client: openai.OpenAI, thread_ids: list[str]) -> dict[str, Any]:
             "code_interpreter_files": len((resources.get("code_interpreter") or {}).get("file_ids") or []),
             "flags": assistant_flags(a),
         })
-    threads = []
+    threads: list[dict[str, Any]] = []
     for thread_id in thread_ids:
         try:
             thread = client.beta.threads.retrieve(thread_id)

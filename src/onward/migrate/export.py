@@ -29,7 +29,7 @@ from typing import Any
 
 import openai
 
-STEP_INCLUDE = ["step_details.tool_calls[*].file_search.results[*].content"]
+STEP_INCLUDE: list[Any] = ["step_details.tool_calls[*].file_search.results[*].content"]
 
 
 @dataclass

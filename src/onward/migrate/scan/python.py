@@ -92,7 +92,7 @@ class _Visitor(cst.CSTVisitor):
             return False
         expr = annotation.annotation
         if isinstance(expr, cst.SimpleString):
-            return expr.evaluated_value.split(".")[-1] in CLIENT_CLASSES  # type: ignore[union-attr]
+            return str(expr.evaluated_value).split(".")[-1] in CLIENT_CLASSES
         if isinstance(expr, cst.Subscript | cst.BinaryOperation):  # Optional[OpenAI], OpenAI | None
             return any(self._is_ctor(n) for n in _names_in(expr))
         return self._is_ctor(expr)
