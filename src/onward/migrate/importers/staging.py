@@ -16,10 +16,6 @@ from pathlib import Path
 
 from .records import Record
 
-# Within one second, user turns come before the tool calls they caused, and those before the answer.
-RANK = {"user": 0, "step": 1, "assistant": 2}
-
-
 class Staging:
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="onward-import-")
@@ -27,24 +23,23 @@ class Staging:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute(
-            "CREATE TABLE records (kind TEXT, id TEXT, thread_id TEXT, created_at INTEGER, rank INTEGER, ord INTEGER, body TEXT, src TEXT, PRIMARY KEY (kind, id))"
+            "CREATE TABLE records (kind TEXT, id TEXT, thread_id TEXT, created_at INTEGER, run_id TEXT, ord INTEGER, body TEXT, src TEXT, PRIMARY KEY (kind, id))"
         )
         self.count = 0
         self.duplicates: list[str] = []
 
     def add(self, record: Record) -> None:
         self.count += 1
-        rank = RANK.get(record.body.get("role", ""), 0) if record.kind == "message" else RANK["step"]
         try:
             self.db.execute(
                 "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.kind, record.id, record.thread_id, record.created_at, rank, self.count, json.dumps(record.body), record.where),
+                (record.kind, record.id, record.thread_id, record.created_at, record.body.get("run_id"), self.count, json.dumps(record.body), record.where),
             )
         except sqlite3.IntegrityError:
             self.duplicates.append(f"{record.where}: {record.kind} {record.id} appears again; the first copy is kept")
 
     def done_adding(self) -> None:
-        self.db.execute("CREATE INDEX by_thread ON records (thread_id, created_at, rank, ord)")
+        self.db.execute("CREATE INDEX by_thread ON records (thread_id, kind, created_at, ord)")
         self.db.commit()
 
     def counts(self) -> dict[str, int]:
@@ -63,10 +58,26 @@ class Staging:
         return json.loads(row[0]) if row else None
 
     def timeline(self, thread_id: str) -> Iterator[tuple[str, dict]]:
-        """(kind, body) of a thread's messages and run steps in conversation order."""
-        query = "SELECT kind, body FROM records WHERE thread_id = ? AND kind IN ('message', 'step') ORDER BY created_at, rank, ord"
-        for kind, body in self.db.execute(query, (thread_id,)):
-            yield kind, json.loads(body)
+        """(kind, body) of a thread's messages and run steps in conversation order: messages by
+        `created_at`, then the order the files gave them; a run's tool-call steps just before
+        the answer that run wrote (timestamps tie within a second), other steps by time."""
+        steps = [json.loads(b) for (b,) in self.db.execute("SELECT body FROM records WHERE thread_id = ? AND kind = 'step' ORDER BY created_at, ord", (thread_id,))]
+        done: set[str] = set()
+
+        def emit(selected: list[dict]) -> Iterator[tuple[str, dict]]:
+            for step in selected:
+                if step["id"] not in done:
+                    done.add(step["id"])
+                    yield "step", step
+
+        query = "SELECT body FROM records WHERE thread_id = ? AND kind = 'message' ORDER BY created_at, ord"
+        for (raw,) in self.db.execute(query, (thread_id,)):
+            message = json.loads(raw)
+            yield from emit([s for s in steps if s["created_at"] < message["created_at"]])
+            if message.get("role") == "assistant" and message.get("run_id"):
+                yield from emit([s for s in steps if s.get("run_id") == message["run_id"]])
+            yield "message", message
+        yield from emit(steps)
 
     def runs(self, thread_id: str) -> Iterator[dict]:
         query = "SELECT body FROM records WHERE thread_id = ? AND kind = 'run' ORDER BY created_at, ord"
