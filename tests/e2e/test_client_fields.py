@@ -144,6 +144,8 @@ def test_custom_tool_streams_its_input(server):
         final = stream.get_final_response()
     done = [e for e in events if e.type == "response.custom_tool_call_input.done"]
     assert len(done) == 1 and done[0].input == final.output[-1].input  # type: ignore[union-attr]
+    deltas = [e.delta for e in events if e.type == "response.custom_tool_call_input.delta"]
+    assert "".join(deltas) == done[0].input and (len(deltas) > 1 or len(done[0].input) < 8)
 
 
 def test_namespace_tool_call_carries_its_namespace(server):

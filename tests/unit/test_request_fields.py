@@ -140,3 +140,14 @@ def test_every_sdk_tool_choice_type_is_accepted():
         for arg in typing.get_args(hint) if hint else ():
             sdk |= set(typing.get_args(arg)) or {arg}
     assert sdk - TOOL_CHOICE_TYPES == set()
+
+
+def test_custom_input_streams_as_it_decodes():
+    args = '{"input": "a\\"b\\u00e9\\ud83d\\ude00\\nc"}'
+    seen = [toolset.partial_input(args[:n]) for n in range(len(args) + 1)]
+    final = toolset.custom_input(args)
+    assert final == 'a"b\u00e9\U0001f600\nc'
+    for earlier, later in zip(seen, seen[1:], strict=False):
+        assert later.startswith(earlier) and final.startswith(later)
+    assert seen[-1] == final
+    assert toolset.partial_input('{"other": 1}') == ""

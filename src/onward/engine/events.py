@@ -241,8 +241,15 @@ class ResponseBuilder:
         if item is None:  # an upstream that sent arguments before the name: start a call now
             return self.call_start(index, "", "unknown") + self.call_delta(index, fragment)
         self._args[index].append(fragment)
-        if self.quiet or item["type"] == "custom_tool_call":  # its input is known once the JSON closes
+        if self.quiet:
             return []
+        if item["type"] == "custom_tool_call":  # stream the decoded input, not its JSON wrapping
+            sent = item["input"]
+            readable = toolset.partial_input("".join(self._args[index]))
+            if len(readable) <= len(sent) or not readable.startswith(sent):
+                return []
+            item["input"] = readable
+            return [ResponseCustomToolCallInputDeltaEvent(type="response.custom_tool_call_input.delta", item_id=item["id"], output_index=self.output.index(item), delta=readable[len(sent):], sequence_number=self._next())]
         return [
             ResponseFunctionCallArgumentsDeltaEvent(type="response.function_call_arguments.delta", item_id=item["id"], output_index=self.output.index(item), delta=fragment, sequence_number=self._next())
         ]
@@ -253,10 +260,11 @@ class ResponseBuilder:
         item["status"] = status
         out_index = self.output.index(item)
         if item["type"] == "custom_tool_call":
-            item["input"] = toolset.custom_input(arguments)
+            sent, item["input"] = item["input"], toolset.custom_input(arguments)
             events: list[BaseModel] = []
-            if item["input"] and not self.quiet:
-                events.append(ResponseCustomToolCallInputDeltaEvent(type="response.custom_tool_call_input.delta", item_id=item["id"], output_index=out_index, delta=item["input"], sequence_number=self._next()))
+            rest = item["input"][len(sent):] if item["input"].startswith(sent) else ""
+            if rest and not self.quiet:
+                events.append(ResponseCustomToolCallInputDeltaEvent(type="response.custom_tool_call_input.delta", item_id=item["id"], output_index=out_index, delta=rest, sequence_number=self._next()))
             return events + [
                 ResponseCustomToolCallInputDoneEvent(type="response.custom_tool_call_input.done", item_id=item["id"], output_index=out_index, input=item["input"], sequence_number=self._next()),
                 ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=out_index, sequence_number=self._next()),  # type: ignore[arg-type]

@@ -18,7 +18,9 @@ namespaced `function_call` reads to the model exactly as the call it made.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,3 +131,31 @@ def custom_input(arguments: str) -> str:
     if isinstance(value, dict) and isinstance(value.get("input"), str):
         return value["input"]
     return arguments
+
+
+_OPEN_INPUT = re.compile(r'\s*\{\s*"input"\s*:\s*"')
+
+
+def partial_input(arguments: str) -> str:
+    """The part of a custom tool call's input readable from the start of its JSON arguments
+    (`{"input": "...`), for streaming `response.custom_tool_call_input.delta` events. A
+    half-received escape or surrogate pair waits for the next fragment."""
+    opened = _OPEN_INPUT.match(arguments)
+    if not opened:
+        return ""
+    raw = arguments[opened.end():]
+    i = end = 0
+    while i < len(raw):
+        if raw[i] == '"':
+            break
+        step = (6 if raw[i + 1 : i + 2] == "u" else 2) if raw[i] == "\\" else 1
+        if i + step > len(raw):
+            break
+        i = end = i + step
+    try:
+        text = json.loads('"' + raw[:end] + '"', strict=False)
+    except ValueError:
+        return ""
+    if text and "\ud800" <= text[-1] <= "\udbff":
+        text = text[:-1]
+    return text
