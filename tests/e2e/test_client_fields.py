@@ -189,3 +189,25 @@ def test_forcing_a_hosted_tool_onward_does_not_run(server):
     client = server.client()
     resp = client.responses.create(model="smollm2", input="Say hi.", tools=[{"type": "web_search_preview"}], tool_choice={"type": "web_search_preview"}, max_output_tokens=8)
     assert resp.status in ("completed", "incomplete") and resp.tool_choice.type == "web_search_preview"  # type: ignore[union-attr]
+
+
+def test_custom_and_namespaced_calls_round_trip_in_a_conversation(server):
+    client = server.client()
+    conv = client.conversations.create()
+    first = client.responses.create(
+        model="smollm2", conversation=conv.id, input="Shout hello.", tools=[SHOUT, CRM], tool_choice={"type": "custom", "name": "shout"}, max_output_tokens=40,
+    )
+    call = first.output[-1]
+    assert call.type == "custom_tool_call"
+    client.conversations.items.create(conv.id, items=[{"type": "custom_tool_call_output", "call_id": call.call_id, "output": "HELLO"}])
+    second = client.responses.create(model="smollm2", conversation=conv.id, input="Now look up the customer Ada.", tools=[SHOUT, CRM], tool_choice="required", max_output_tokens=40)
+    assert second.status in ("completed", "incomplete")
+    items = client.conversations.items.list(conv.id, order="asc").data
+    kinds = [i.type for i in items]
+    assert kinds[:3] == ["message", "custom_tool_call", "custom_tool_call_output"]
+    assert items[1].input == call.input  # type: ignore[union-attr]
+    last = items[-1]
+    if last.type == "function_call":  # tool_choice=required on the embedded model: one of the two tools
+        assert last.namespace == "crm" and last.name == "lookup_customer"  # type: ignore[union-attr]
+    else:
+        assert last.type == "custom_tool_call"
