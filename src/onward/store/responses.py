@@ -252,7 +252,7 @@ class ResponseStore:
                 return None
             result = await conn.execute(
                 responses.update()
-                .where((responses.c.id == response_id) & (responses.c.owner.is_(None)))
+                .where((responses.c.id == response_id) & (responses.c.status == "queued") & (responses.c.owner.is_(None)))
                 .values(owner=owner, lease_until=now + lease_seconds, updated_at=now)
             )
             return response_id if result.rowcount else None
