@@ -151,3 +151,20 @@ def test_custom_input_streams_as_it_decodes():
         assert later.startswith(earlier) and final.startswith(later)
     assert seen[-1] == final
     assert toolset.partial_input('{"other": 1}') == ""
+
+
+def test_custom_and_namespace_shapes_are_checked():
+    from onward.engine.context import normalize_tools
+
+    bad = [
+        ([{"type": "custom", "name": "c", "description": 3}], "tools[0].description"),
+        ([{"type": "custom", "name": "c", "format": {"type": "grammar", "syntax": "ebnf", "definition": "x"}}], "tools[0].format"),
+        ([{"type": "custom", "name": "c", "colour": "red"}], "tools[0].colour"),
+        ([{"type": "namespace", "name": "n", "description": ["x"], "tools": [{"type": "function", "name": "f"}]}], "tools[0].description"),
+        ([{"type": "namespace", "name": "n", "description": "d", "tools": []}], "tools[0].tools"),
+        ([{"type": "namespace", "name": "n", "description": "d", "tools": [{"type": "function"}]}], "tools[0].tools[0].name"),
+    ]
+    for tools, param in bad:
+        with pytest.raises(APIError) as err:
+            normalize_tools(tools)
+        assert err.value.status == 400 and err.value.param == param, (tools, err.value.param)

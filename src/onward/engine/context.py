@@ -142,6 +142,8 @@ def _custom_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(name, str) or not name:
         raise invalid(f"Missing required parameter: '{where}.name'.", f"{where}.name", "missing_required_parameter")
     reject_unknown(tool, {"type", "name", "description", "format", "defer_loading", "allowed_callers", "async"}, where)
+    if tool.get("description") is not None and not isinstance(tool["description"], str):
+        raise invalid(f"Invalid type for '{where}.description': expected a string.", f"{where}.description", "invalid_type")
     fmt = tool.get("format")
     if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in ("text", "grammar")):
         raise invalid(f"Invalid value for '{where}.format': use {{'type': 'text'}} or {{'type': 'grammar', 'syntax', 'definition'}}.", f"{where}.format")
@@ -156,6 +158,8 @@ def _namespace_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
     name = tool.get("name")
     if not isinstance(name, str) or not name:
         raise invalid(f"Missing required parameter: '{where}.name'.", f"{where}.name", "missing_required_parameter")
+    if not isinstance(tool.get("description", ""), str):
+        raise invalid(f"Invalid type for '{where}.description': expected a string.", f"{where}.description", "invalid_type")
     inner = tool.get("tools")
     if not isinstance(inner, list) or not inner:
         raise invalid(f"'{where}.tools' must be a non-empty array of function or custom tools.", f"{where}.tools", "invalid_type")
