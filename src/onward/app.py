@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from . import __version__
 from .api import assistants as assistants_api
 from .api import conversations as conversations_api
 from .api import errors as api_errors
 from .api import files as files_api
+from .api import guard
 from .api import models as models_api
 from .api import openapi as openapi_api
 from .api import responses as responses_api
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Any:
             await registry.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="Onward", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Onward", version=__version__, lifespan=lifespan, dependencies=[Depends(guard.no_nul_in_url)])
     api_errors.install(app)
     app.include_router(responses_api.router)
     app.include_router(models_api.router)
@@ -136,4 +137,4 @@ def create_app(settings: Settings | None = None) -> Any:
     metrics = Metrics(app)
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.state.metrics = metrics
-    return AccessLog(KeyAuth(metrics, settings.api_keys))
+    return guard.KeepAlive(AccessLog(KeyAuth(metrics, settings.api_keys)))

@@ -5,6 +5,8 @@ The api layer renders it in OpenAI's envelope: {"error": {"message", "type", "pa
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class APIError(Exception):
     def __init__(
@@ -57,3 +59,38 @@ def reject_unknown(obj: dict, allowed: set[str], where: str | None = None) -> No
     if unknown:
         param = f"{where}.{unknown[0]}" if where else unknown[0]
         raise invalid(f"Unknown parameter: '{param}'.", param, "unknown_parameter")
+
+
+_UNION_TAGS = {"str", "int", "float", "bool", "none", "dict", "list"}
+
+
+def _param(loc: tuple[Any, ...]) -> str:
+    """A pydantic location as OpenAI names a parameter: `a.b[0].c`."""
+    out = ""
+    for part in loc:
+        if part in ("body", "query", "path"):
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in str(part) or "-" in str(part) or part in _UNION_TAGS:  # pydantic union tags like 'list[dict[str,any]]'
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or None  # type: ignore[return-value]
+
+
+def validation_error(errors: Any, prefix: str = "") -> APIError:
+    """pydantic's first error (`ValidationError.errors()`) in OpenAI's wording, naming the
+    field as a path (`input[0].content`), below `prefix` when given."""
+    first = errors[0]
+    param = _param(tuple(first.get("loc", ())))
+    if prefix:
+        param = f"{prefix}.{param}" if param and not param.startswith("[") else prefix + (param or "")
+    kind = first.get("type", "")
+    if kind == "extra_forbidden":
+        return APIError(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
+    if kind == "missing":
+        return APIError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+    if kind.endswith("_type") or kind in ("model_type", "dict_type", "list_type", "string_type", "bool_type", "int_type", "float_type", "union_tag_invalid"):
+        return APIError(400, f"Invalid type for '{param}': {first.get('msg')}.", param=param, code="invalid_type")
+    return APIError(400, f"Invalid value for '{param}': {first.get('msg')}.", param=param, code="invalid_value")

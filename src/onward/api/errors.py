@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from ..errors import APIError
+from ..errors import APIError, validation_error
+from .guard import check_json
 
 log = logging.getLogger("onward.api")
 
@@ -21,46 +22,25 @@ def error_response(exc: APIError) -> Response:
     return Response(orjson.dumps(exc.body()), status_code=exc.status, media_type="application/json", headers=exc.headers or None)
 
 
-def _param(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if part in ("body", "query", "path"):
-            continue
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif "[" in str(part) or "-" in str(part):  # pydantic union tags like 'list[dict[str,any]]'
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out or None  # type: ignore[return-value]
-
-
 def from_validation(exc: ValidationError | RequestValidationError) -> APIError:
     """Turn pydantic's first error into OpenAI's wording, naming the field."""
-    errors = exc.errors()
-    first = errors[0]
-    param = _param(tuple(first.get("loc", ())))
-    kind = first.get("type", "")
-    if kind == "extra_forbidden":
-        return APIError(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
-    if kind == "missing":
-        return APIError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
-    if kind.endswith("_type") or kind in ("model_type", "dict_type", "list_type", "string_type", "bool_type", "int_type", "float_type", "union_tag_invalid"):
-        return APIError(400, f"Invalid type for '{param}': {first.get('msg')}.", param=param, code="invalid_type")
-    return APIError(400, f"Invalid value for '{param}': {first.get('msg')}.", param=param, code="invalid_value")
+    return validation_error(exc.errors())
 
 
 def parse_json(raw: bytes) -> Any:
+    """The parsed body; 400 for bad JSON or what `guard.check_json` refuses (NUL, depth, int64)."""
     if not raw:
         raise APIError(400, "The request body is empty; send a JSON object.", code="invalid_json")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise APIError(
             400,
             f"We could not parse the JSON body of your request ({exc}). Send valid JSON with 'Content-Type: application/json'.",
             code="invalid_json",
         ) from exc
+    check_json(raw, body)
+    return body
 
 
 async def read_object(request: Request) -> dict[str, Any]:

@@ -21,11 +21,13 @@ from starlette.responses import Response, StreamingResponse
 from ..engine.files import UploadPart
 from ..errors import APIError
 from .deps import json, services
+from .guard import nul_error
 
 router = APIRouter(prefix="/v1/files")
 log = logging.getLogger("onward.files")
 
 MAX_FIELD_BYTES = 64 * 1024  # a form field other than `file` (purpose, expires_after[...])
+MAX_FILENAME = 512  # characters; file names are echoed in every file object
 
 
 def _malformed(detail: str) -> APIError:
@@ -133,13 +135,20 @@ class MultipartReader:
             if disposition != b"form-data" or raw_name is None:
                 raise _malformed("a part has no 'Content-Disposition: form-data; name=...' header")
             name = raw_name.decode("utf-8", "replace")
+            if "\x00" in name:
+                raise nul_error("file")
             if name == "file":
                 raw_filename = options.get(b"filename")
+                filename = raw_filename.decode("utf-8", "replace") if raw_filename else None
+                if filename and "\x00" in filename:
+                    raise nul_error("file")
+                if filename and len(filename) > MAX_FILENAME:
+                    raise APIError(400, f"The file name is {len(filename)} characters long; at most {MAX_FILENAME} are allowed.", param="file", code="invalid_value")
                 chunks = self._data()
                 content_type = self.headers.get("content-type")
                 yield UploadPart(
                     name=name,
-                    filename=raw_filename.decode("utf-8", "replace") if raw_filename else None,
+                    filename=filename,
                     content_type=content_type.decode("latin-1") if content_type else None,
                     chunks=chunks,
                 )
@@ -155,6 +164,8 @@ class MultipartReader:
                 text = value.decode("utf-8")
             except UnicodeDecodeError:
                 raise APIError(400, f"The form field '{name}' is not valid UTF-8.", param=name, code="invalid_value") from None
+            if "\x00" in text:
+                raise nul_error(name)
             yield UploadPart(name=name, value=text)
 
 

@@ -45,7 +45,7 @@ async def get_response(
     request: Request,
     response_id: str,
     stream: bool = False,
-    starting_after: int | None = None,
+    starting_after: int | None = Query(default=None, ge=-1, le=2**31 - 1),  # an INTEGER column
     include: list[str] | None = Query(default=None, alias="include[]"),
 ) -> Response:
     svc = services(request).responses

@@ -26,6 +26,11 @@ def content_to_parts(content: str | list[dict[str, Any]], role: str, param: str 
     for j, part in enumerate(content):
         where = f"{param}[{j}]"
         kind = part.get("type")
+        for key in ("image_file", "image_url"):
+            image = part.get(key)
+            detail = image.get("detail") if isinstance(image, dict) else None
+            if detail is not None and detail not in ("auto", "low", "high"):
+                raise invalid(f"Invalid value for '{where}.{key}.detail': {detail!r}. Supported values are: 'auto', 'low' and 'high'.", f"{where}.{key}.detail")
         if kind == "text":
             if not isinstance(part.get("text"), str):
                 raise invalid(f"Missing required parameter: '{where}.text'.", f"{where}.text", "missing_required_parameter")

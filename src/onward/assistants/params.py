@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import invalid, reject_unknown
+from ..engine.params import MAX_TOKENS
+from ..errors import invalid, validation_error
 
 TOOL_TYPES = ("function", "file_search", "code_interpreter")
 INCLUDABLE = ("step_details.tool_calls[*].file_search.results[*].content",)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: no lax coercion ("yes" is not a bool, "5" is not an int), as OpenAI validates
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def check_metadata(value: Any) -> dict[str, str] | None:
@@ -27,6 +29,18 @@ def check_metadata(value: Any) -> dict[str, str] | None:
         if len(key) > 64 or len(val) > 512:
             raise invalid(f"metadata entry {key[:20]!r}: keys hold at most 64 characters, values 512.", "metadata")
     return value
+
+
+class _FunctionDef(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class _RankingOptions(Strict):
+    ranker: Literal["auto", "default_2024_08_21"] | None = None
+    score_threshold: float = Field(ge=0, le=1)
 
 
 def check_tools(tools: Any, param: str = "tools") -> list[dict[str, Any]] | None:
@@ -51,18 +65,23 @@ def check_tools(tools: Any, param: str = "tools") -> list[dict[str, Any]] | None
             if fn["name"] in names:
                 raise invalid(f"Duplicate function name {fn['name']!r} at '{where}.function.name'.", f"{where}.function.name")
             names.add(fn["name"])
-            if fn.get("parameters") is not None and not isinstance(fn["parameters"], dict):
-                raise invalid(f"Invalid type for '{where}.function.parameters': expected an object.", f"{where}.function.parameters", "invalid_type")
-            reject_unknown(fn, {"name", "description", "parameters", "strict"}, f"{where}.function")
+            try:
+                _FunctionDef.model_validate(fn)
+            except ValidationError as exc:
+                raise validation_error(exc.errors(), f"{where}.function") from exc
             entry = {"type": "function", "function": {"name": fn["name"], "description": fn.get("description"), "parameters": fn.get("parameters"), "strict": fn.get("strict", False)}}
         elif kind == "file_search":
             fs = tool.get("file_search") or {}
             if not isinstance(fs, dict):
                 raise invalid(f"Invalid type for '{where}.file_search': expected an object.", f"{where}.file_search", "invalid_type")
             n = fs.get("max_num_results")
-            if n is not None and (not isinstance(n, int) or not 1 <= n <= 50):
+            if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 50):
                 raise invalid(f"Invalid value for '{where}.file_search.max_num_results': it must be between 1 and 50.", f"{where}.file_search.max_num_results")
             ranking = fs.get("ranking_options") or {"ranker": "default_2024_08_21", "score_threshold": 0.0}
+            try:
+                _RankingOptions.model_validate(ranking)
+            except ValidationError as exc:
+                raise validation_error(exc.errors(), f"{where}.file_search.ranking_options") from exc
             entry = {"type": "file_search", "file_search": {"max_num_results": n, "ranking_options": ranking}} if n else {"type": "file_search", "file_search": {"ranking_options": ranking}}
         else:
             entry = {"type": "code_interpreter"}
@@ -70,30 +89,49 @@ def check_tools(tools: Any, param: str = "tools") -> list[dict[str, Any]] | None
     return out
 
 
+class _CodeInterpreterResources(Strict):
+    file_ids: list[str] | None = Field(default=None, max_length=20)
+
+
+class _VectorStoreHelper(Strict):
+    """`tool_resources.file_search.vector_stores[i]`: a vector store created with the thread."""
+
+    file_ids: list[str] | None = Field(default=None, max_length=10000)
+    chunking_strategy: dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None
+
+    _meta = field_validator("metadata", mode="before")(classmethod(lambda cls, v: check_metadata(v)))
+
+
+class _FileSearchResources(Strict):
+    vector_store_ids: list[str] | None = Field(default=None, max_length=1)
+    vector_stores: list[_VectorStoreHelper] | None = Field(default=None, max_length=1)
+
+
+class ToolResources(Strict):
+    code_interpreter: _CodeInterpreterResources | None = None
+    file_search: _FileSearchResources | None = None
+
+
 def check_tool_resources(value: Any, param: str = "tool_resources") -> dict[str, Any] | None:
+    """Typed check of `tool_resources` (400 naming the nested field); returns it as sent."""
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise invalid(f"Invalid type for '{param}': expected an object.", param, "invalid_type")
-    reject_unknown(value, {"code_interpreter", "file_search"}, param)
-    ci = value.get("code_interpreter")
-    if ci is not None:
-        ids = ci.get("file_ids") if isinstance(ci, dict) else None
-        if ids is not None and (not isinstance(ids, list) or len(ids) > 20):
-            raise invalid(f"'{param}.code_interpreter.file_ids' must be an array of at most 20 file ids.", f"{param}.code_interpreter.file_ids")
-    fs = value.get("file_search")
-    if fs is not None:
-        if not isinstance(fs, dict):
-            raise invalid(f"Invalid type for '{param}.file_search': expected an object.", f"{param}.file_search", "invalid_type")
-        ids = fs.get("vector_store_ids")
-        if ids is not None and (not isinstance(ids, list) or len(ids) > 1):
-            raise invalid(f"'{param}.file_search.vector_store_ids' may hold at most 1 vector store.", f"{param}.file_search.vector_store_ids")
-        helpers = fs.get("vector_stores")
-        if helpers is not None and (not isinstance(helpers, list) or len(helpers) > 1):
-            raise invalid(f"'{param}.file_search.vector_stores' may hold at most 1 vector store.", f"{param}.file_search.vector_stores")
-        if ids and helpers:
-            raise invalid(f"Use either '{param}.file_search.vector_store_ids' or '{param}.file_search.vector_stores', not both.", f"{param}.file_search")
+    try:
+        checked = ToolResources.model_validate(value)
+    except ValidationError as exc:
+        raise validation_error(exc.errors(), param) from exc
+    fs = checked.file_search
+    if fs is not None and fs.vector_store_ids and fs.vector_stores:
+        raise invalid(f"Use either '{param}.file_search.vector_store_ids' or '{param}.file_search.vector_stores', not both.", f"{param}.file_search")
     return value
+
+
+class _JsonSchema(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
 
 
 def check_response_format(value: Any) -> Any:
@@ -105,8 +143,10 @@ def check_response_format(value: Any) -> Any:
         js = value.get("json_schema")
         if not isinstance(js, dict) or not js.get("name"):
             raise invalid("Missing required parameter: 'response_format.json_schema.name'.", "response_format.json_schema.name", "missing_required_parameter")
-        if js.get("schema") is not None and not isinstance(js["schema"], dict):
-            raise invalid("Invalid type for 'response_format.json_schema.schema': expected an object.", "response_format.json_schema.schema", "invalid_type")
+        try:
+            _JsonSchema.model_validate(js)
+        except ValidationError as exc:
+            raise validation_error(exc.errors(), "response_format.json_schema") from exc
         return {"type": "json_schema", "json_schema": {"name": js["name"], "description": js.get("description"), "schema": js.get("schema"), "strict": js.get("strict")}}
     raise invalid(f"Invalid value for 'response_format': {value!r}. Use 'auto', {{'type': 'text'}}, {{'type': 'json_object'}} or {{'type': 'json_schema', 'json_schema': {{…}}}}.", "response_format")
 
@@ -122,6 +162,16 @@ def check_tool_choice(value: Any) -> Any:
             return {"type": "function", "function": {"name": fn["name"]}}
         return {"type": value["type"]}
     raise invalid(f"Invalid value for 'tool_choice': {value!r}. Use 'none', 'auto', 'required' or {{'type': 'function', 'function': {{'name': …}}}}.", "tool_choice")
+
+
+def check_run_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> None:
+    """A run's tool_choice must name a tool the run has (else the run would fail later)."""
+    if choice == "required" and not tools:
+        raise invalid("tool_choice 'required' needs at least one tool in the run's 'tools'.", "tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        name = choice["function"]["name"]
+        if not any(t.get("type") == "function" and t["function"]["name"] == name for t in tools):
+            raise invalid(f"Invalid value for 'tool_choice.function.name': no function named {name!r} in the run's tools.", "tool_choice.function.name")
 
 
 class _Settings(Strict):
@@ -183,7 +233,7 @@ class MetadataUpdate(Strict):
 
 class TruncationStrategy(Strict):
     type: Literal["auto", "last_messages"]
-    last_messages: int | None = Field(default=None, ge=1)
+    last_messages: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
 
 
 class RunCreate(_Settings):
@@ -193,8 +243,8 @@ class RunCreate(_Settings):
     additional_messages: list[MessageParams] | None = None
     tool_choice: Any = None
     parallel_tool_calls: bool | None = None
-    max_prompt_tokens: int | None = Field(default=None, ge=256)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_prompt_tokens: int | None = Field(default=None, ge=256, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     truncation_strategy: TruncationStrategy | None = None
 
     _tc = field_validator("tool_choice", mode="before")(classmethod(lambda cls, v: check_tool_choice(v)))

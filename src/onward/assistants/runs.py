@@ -18,7 +18,7 @@ from .follow import follow
 from .hub import Emitter, Held, RunHub
 from .objects import DEFAULT_TRUNCATION, run_usage
 from .paging import page
-from .params import CreateAndRun, RunCreate, SubmitToolOutputs
+from .params import CreateAndRun, RunCreate, SubmitToolOutputs, check_run_tool_choice
 from .partial import from_events, mark_incomplete
 from .runstore import ACTIVE, TERMINAL, RunStore
 from .service import AssistantsService, no_thread
@@ -109,8 +109,10 @@ class RunService:
         return thread, created
 
     def _check(self, params: RunCreate, assistant: dict[str, Any]) -> None:
+        """What would fail the run later fails its create instead (400, nothing stored)."""
         if params.model:
             self.assistants.check_model(params.model)
+        check_run_tool_choice(params.tool_choice, params.tools if params.tools is not None else assistant.get("tools") or [])
 
     def _run_object(self, thread_id: str, assistant: dict[str, Any], params: RunCreate) -> dict[str, Any]:
         self._check(params, assistant)
@@ -119,6 +121,7 @@ class RunService:
         if params.additional_instructions:
             instructions = f"{instructions}\n\n{params.additional_instructions}" if instructions else params.additional_instructions
         now = int(time.time())
+        tools = params.tools if params.tools is not None else assistant.get("tools") or []
         return {
             "id": new_id("run"),
             "object": "thread.run",
@@ -135,7 +138,7 @@ class RunService:
             "last_error": None,
             "model": params.model or assistant["model"],
             "instructions": instructions,
-            "tools": params.tools if params.tools is not None else assistant.get("tools") or [],
+            "tools": tools,
             "metadata": params.metadata or {},
             "temperature": params.temperature if params.temperature is not None else assistant.get("temperature", 1.0),
             "top_p": params.top_p if params.top_p is not None else assistant.get("top_p", 1.0),

@@ -12,6 +12,7 @@ from ..ids import new_id
 from ..providers.base import ModelRequest, Provider
 from ..tools import file_search
 from . import toolset
+from .items import CustomTool, FunctionTool, check, check_item, check_unique_ids
 
 _ROLES = ("user", "assistant", "system", "developer")
 _INPUT_PARTS = ("input_text", "input_image", "input_file", "input_audio")
@@ -70,7 +71,9 @@ def _normalize_message(item: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def normalize_input(value: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The request's `input` as stored items, each with an id, content as parts."""
+    """The request's `input` as stored items, each with an id, content as parts. Every item
+    is type-checked (`items.check_item`) and ids are unique within the request (400 naming
+    `input[i]...` otherwise)."""
     if value is None:
         return []
     if isinstance(value, str):
@@ -78,9 +81,7 @@ def normalize_input(value: str | list[dict[str, Any]] | None) -> list[dict[str, 
     items: list[dict[str, Any]] = []
     for i, raw in enumerate(value):
         where = f"input[{i}]"
-        if not isinstance(raw, dict):
-            raise invalid(f"Invalid type for '{where}': expected an object.", where, "invalid_type")
-        kind = raw.get("type", "message" if "role" in raw else None)
+        kind = check_item(raw, where)
         if kind == "message":
             items.append(_normalize_message(raw, where))
         elif kind == "function_call":
@@ -123,6 +124,7 @@ def normalize_input(value: str | list[dict[str, Any]] | None) -> list[dict[str, 
             items.append({"type": "item_reference", "id": raw["id"]})
         else:
             raise invalid(f"Invalid value for '{where}.type': {kind!r}.", f"{where}.type")
+    check_unique_ids([item for item in items if item["type"] != "item_reference"])  # a reference may repeat
     return items
 
 
@@ -130,6 +132,7 @@ def _function_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
     name = tool.get("name")
     if not isinstance(name, str) or not name:
         raise invalid(f"Missing required parameter: '{where}.name'.", f"{where}.name", "missing_required_parameter")
+    check(FunctionTool, tool, where)
     params = tool.get("parameters")
     if params is not None and not isinstance(params, dict):
         raise invalid(f"Invalid type for '{where}.parameters': expected an object.", f"{where}.parameters", "invalid_type")
@@ -141,6 +144,7 @@ def _custom_tool(tool: dict[str, Any], where: str) -> dict[str, Any]:
     name = tool.get("name")
     if not isinstance(name, str) or not name:
         raise invalid(f"Missing required parameter: '{where}.name'.", f"{where}.name", "missing_required_parameter")
+    check(CustomTool, tool, where)
     reject_unknown(tool, {"type", "name", "description", "format", "defer_loading", "allowed_callers", "async"}, where)
     if tool.get("description") is not None and not isinstance(tool["description"], str):
         raise invalid(f"Invalid type for '{where}.description': expected a string.", f"{where}.description", "invalid_type")
@@ -188,6 +192,8 @@ def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         where = f"tools[{i}]"
         if not isinstance(tool, dict):
             raise invalid(f"Invalid type for '{where}': expected an object.", where, "invalid_type")
+        if not isinstance(tool.get("type"), str):
+            raise invalid(f"Invalid type for '{where}.type': expected a string.", f"{where}.type", "invalid_type")
         kind = tool.get("type")
         if kind == "file_search":
             if any(t["type"] == "file_search" for t in out):

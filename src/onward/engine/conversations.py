@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..errors import invalid, not_found, reject_unknown
+from ..errors import APIError, invalid, not_found, reject_unknown
 from ..ids import new_id
-from ..store.conversations import ConversationStore
+from ..store.conversations import ConversationStore, DuplicateItem
 from . import context
+from .items import check_unique_ids
 from .references import resolve_references
 
 MAX_ITEMS_PER_CALL = 20
@@ -43,6 +44,12 @@ def _items(raw: Any, param: str = "items") -> list[dict[str, Any]]:
         raise
 
 
+def duplicate(items: list[dict[str, Any]], item_id: str, param: str) -> APIError:
+    """400 for an item id the conversation already holds, naming `param[i].id`."""
+    where = next((f"{param}[{i}].id" for i, item in enumerate(items) if item["id"] == item_id), param)
+    return invalid(f"Duplicate item found with id {item_id or '(one of ' + param + ')'}.", where, "duplicate_item")
+
+
 class ConversationsService:
     def __init__(self, store: ConversationStore, settle_writes: Callable[[], Awaitable[None]] | None = None) -> None:
         self.store = store
@@ -58,6 +65,7 @@ class ConversationsService:
         reject_unknown(body, {"items", "metadata"})
         metadata = _check_metadata(body.get("metadata"))
         items, _ = await self._resolve(body.get("items"))
+        check_unique_ids(items, param="items")  # a referenced item next to a copy of it
         return await self.store.create(new_id("conv"), metadata, items)
 
     async def get(self, conv_id: str) -> dict[str, Any]:
@@ -87,7 +95,11 @@ class ConversationsService:
         if referenced:  # an item the conversation already holds is not added twice
             held = await self.store.held_ids(conv_id, [items[k]["id"] for k in referenced])
             items = [item for k, item in enumerate(items) if k not in referenced or item["id"] not in held]
-        if not await self.store.append(conv_id, items):
+        try:
+            appended = await self.store.append(conv_id, items)
+        except DuplicateItem as exc:
+            raise duplicate(items, exc.item_id, "items") from exc
+        if not appended:
             raise not_found(f"Conversation with id '{conv_id}' not found.", "conversation_id")
         return _page(items, False)
 

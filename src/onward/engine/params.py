@@ -30,13 +30,16 @@ TOOL_CHOICE_TYPES = frozenset({"function", "custom", "allowed_tools", "file_sear
     "web_search_preview", "web_search_preview_2025_03_11", "computer", "computer_use", "computer_use_preview", "image_generation", "code_interpreter",
 }
 
+MAX_TOKENS = 1_000_000  # above any model's window: a bigger token count is a client mistake
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: no lax coercion ("yes" is not a bool, "5" is not an int), as OpenAI validates
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class TextFormat(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     type: Literal["text", "json_object", "json_schema"]
     name: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
@@ -79,8 +82,8 @@ class CreateResponse(Strict):
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = True
-    max_output_tokens: int | None = Field(default=None, ge=1)
-    max_tool_calls: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    max_tool_calls: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
@@ -134,7 +137,7 @@ class CreateResponse(Strict):
     def _tool_choice(cls, value: Any) -> Any:
         if value is None or (isinstance(value, str) and value in ("auto", "none", "required")):
             return value
-        if isinstance(value, dict) and value.get("type") in TOOL_CHOICE_TYPES:
+        if isinstance(value, dict) and isinstance(value.get("type"), str) and value["type"] in TOOL_CHOICE_TYPES:
             if value["type"] == "function" and not isinstance(value.get("name"), str):
                 raise invalid("tool_choice of type 'function' needs a 'name'.", "tool_choice.name", "missing_required_parameter")
             return value

@@ -28,6 +28,7 @@ from .background import BackgroundRunner
 from .events import ResponseBuilder, usage_dict
 from .faults import http_error
 from .hub import Hub
+from .items import check_unique_ids
 from .loop import Hosted, run_model
 from .params import CompactRequest, CreateResponse, InputTokensRequest
 from .references import resolve_references
@@ -112,6 +113,10 @@ class ResponsesService:
         else:
             past = history if history is not None else await self._history(params.previous_response_id)
         try:
+            # An id the history holds is a 400 before any model work (OpenAI's wording), never
+            # an IntegrityError when the items are stored; references to it are exempt.
+            ids = {item.get("id") for item in past}
+            check_unique_ids([item for k, item in enumerate(new_items) if conv_id or k not in referenced], ids)
             return self._prepare(params, model, response_id, conv_id, past, new_items)
         except BaseException:
             if conv_id:

@@ -12,6 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .models import conversation_items, conversations
 
 
+class DuplicateItem(Exception):
+    """An item id the conversation already holds (ids are unique per conversation)."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(item_id)
+        self.item_id = item_id
+
+
 class ConversationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -67,10 +75,23 @@ class ConversationStore:
 
     async def append(self, conv_id: str, items: list[dict[str, Any]]) -> bool:
         """Add items at the end. Positions come from a counter bumped in the same transaction,
-        so concurrent writers never collide."""
+        so concurrent writers never collide. False: no such conversation; DuplicateItem: an id
+        the conversation already holds."""
         if not items:
             return True
+        try:
+            return await self._append(conv_id, items)
+        except sa.exc.IntegrityError as exc:  # a concurrent writer added the same id first
+            raise DuplicateItem("") from exc
+
+    async def _append(self, conv_id: str, items: list[dict[str, Any]]) -> bool:
+        c = conversation_items.c
         async with self.engine.begin() as conn:
+            taken = (
+                await conn.execute(sa.select(c.item_id).where((c.conversation_id == conv_id) & c.item_id.in_([i["id"] for i in items])).limit(1))
+            ).scalar()
+            if taken is not None:
+                raise DuplicateItem(taken)
             end = (
                 await conn.execute(
                     conversations.update()

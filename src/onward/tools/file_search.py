@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from ..errors import invalid, reject_unknown
+from ..retrieval.search import validate_filter
 
 NAME = "file_search"
 DESCRIPTION = (
@@ -28,18 +29,24 @@ def normalize(tool: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise invalid(f"'{where}.vector_store_ids' must be a non-empty array of vector store ids.", f"{where}.vector_store_ids")
     limit = tool.get("max_num_results", 10)
-    if not isinstance(limit, int) or not 1 <= limit <= 50:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
         raise invalid(f"'{where}.max_num_results' must be an integer between 1 and 50.", f"{where}.max_num_results")
     ranking = tool.get("ranking_options") or {}
+    if not isinstance(ranking, dict):
+        raise invalid(f"Invalid type for '{where}.ranking_options': expected an object.", f"{where}.ranking_options", "invalid_type")
     threshold = ranking.get("score_threshold", 0.0)
-    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
         raise invalid(f"'{where}.ranking_options.score_threshold' must be between 0 and 1.", f"{where}.ranking_options.score_threshold")
+    ranker = ranking.get("ranker", "auto")
+    if not isinstance(ranker, str):
+        raise invalid(f"Invalid type for '{where}.ranking_options.ranker': expected a string.", f"{where}.ranking_options.ranker", "invalid_type")
+    filters = tool.get("filters")
     return {
         "type": "file_search",
         "vector_store_ids": ids,
         "max_num_results": limit,
-        "ranking_options": {"ranker": ranking.get("ranker", "auto"), "score_threshold": float(threshold)},
-        "filters": tool.get("filters"),
+        "ranking_options": {"ranker": ranker, "score_threshold": float(threshold)},
+        "filters": validate_filter(filters, f"{where}.filters") if filters is not None else None,
     }
 
 
