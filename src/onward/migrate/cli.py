@@ -3,6 +3,8 @@ over a module that returns plain data."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 app = typer.Typer(help="Move Assistants API code and data to the Responses API.", no_args_is_help=True)
+
+
+@contextmanager
+def _remote(base_url: str | None) -> Iterator[None]:
+    """One readable line, not a traceback, when the server cannot be used."""
+    import openai
+
+    try:
+        yield
+    except openai.APIConnectionError as exc:
+        typer.echo(f"Cannot reach {base_url}: {exc.__cause__ or exc}. Check --base-url / --to (it ends in /v1).", err=True)
+        raise typer.Exit(1) from exc
+    except openai.AuthenticationError as exc:
+        typer.echo(f"{base_url} refused the API key (401): pass --api-key or set OPENAI_API_KEY.", err=True)
+        raise typer.Exit(1) from exc
+    except openai.APIStatusError as exc:
+        typer.echo(f"{base_url} answered {exc.status_code}: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -72,12 +92,17 @@ def import_(
     """
     import asyncio
 
-    from .importers import stage
+    from .importers import detect, stage
 
     for path in paths:
         if not path.exists():
             typer.echo(f"{path} does not exist.", err=True)
             raise typer.Exit(2)
+        try:
+            detect(path)
+        except ValueError as exc:
+            typer.echo(f"{exc}: give export directories, .json, .jsonl or .csv files.", err=True)
+            raise typer.Exit(2) from exc
     if to and not api_key:
         typer.echo("--to needs --api-key (or OPENAI_API_KEY).", err=True)
         raise typer.Exit(2)
@@ -97,8 +122,9 @@ def import_(
 
             from .importers.remote import write_remote
 
-            client = OpenAI(base_url=to, api_key=api_key, max_retries=8)
-            tally = write_remote(client, staging, mapping, dry_run=dry_run, progress=advance)
+            client = OpenAI(base_url=to, api_key=api_key, max_retries=5)
+            with _remote(to):
+                tally = write_remote(client, staging, mapping, dry_run=dry_run, progress=advance)
         else:
 
             tally = asyncio.run(_write_db(db, staging, dry_run, advance))
@@ -157,7 +183,7 @@ def _client(base_url: str, api_key: str | None):
     from openai import OpenAI
 
     # The SDK backs off and retries 429 and 5xx on its own; migrations are long, so retry more.
-    return OpenAI(base_url=base_url, api_key=api_key or "none", max_retries=8, timeout=120)
+    return OpenAI(base_url=base_url, api_key=api_key or "none", max_retries=5, timeout=120)
 
 
 @app.command()
@@ -185,7 +211,8 @@ def export(
     err = Console(stderr=True)
     with _progress(err) as progress:
         task = progress.add_task("export", total=len(ids) + 3)
-        summary = run_export(_client(base_url, api_key), ids, out, progress=lambda what: progress.update(task, advance=1, description=what[:24]))
+        with _remote(base_url):
+            summary = run_export(_client(base_url, api_key), ids, out, progress=lambda what: progress.update(task, advance=1, description=what[:24]))
     table = Table(title=f"Export to {out}")
     table.add_column("")
     table.add_column("count", justify="right")
@@ -256,7 +283,8 @@ def convert(
     if source is not None and not source.exists():
         typer.echo(f"{source} does not exist.", err=True)
         raise typer.Exit(2)
-    converted = convert_all(_assistants_from(db, source, base_url, api_key))
+    with _remote(base_url):
+        converted = convert_all(_assistants_from(db, source, base_url, api_key))
     if fmt == "json":
         import json
 
@@ -292,7 +320,8 @@ def audit(
     from .export import read_thread_ids
 
     ids = read_thread_ids(threads) if threads else []
-    report = auditing.audit(_client(base_url, api_key), ids)
+    with _remote(base_url):
+        report = auditing.audit(_client(base_url, api_key), ids)
     if markdown is not None:
         markdown.write_text(auditing.markdown(report))
     if as_json:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .records import Record
 
+
 class Staging:
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="onward-import-")
