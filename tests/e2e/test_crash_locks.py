@@ -104,7 +104,7 @@ def test_kill_mid_foreground_stream_lock_lapses_with_the_lease(tmp_path, db):
 def test_a_running_holder_keeps_its_conversation_lock(tmp_path, db):
     """The lease is renewed while the holder runs, however short ONWARD_LEASE_SECONDS is; the
     lock is released the moment the response ends."""
-    srv = Server(tmp_path, db, TOML, env={"ONWARD_LEASE_SECONDS": "1"}).start()
+    srv = Server(tmp_path, db, TOML, env={"ONWARD_LEASE_SECONDS": "2"}).start()
     try:
         client = srv.client()
         conv = client.conversations.create()
@@ -113,14 +113,14 @@ def test_a_running_holder_keeps_its_conversation_lock(tmp_path, db):
         for event in stream:
             if event.type == "response.output_text.delta":
                 deltas += 1
-                if deltas == 14:  # ≥ 2 s in: well past one lease
+                if deltas == 17:  # ≥ 2.5 s in (0.15 s a word): past one lease
                     with pytest.raises(openai.BadRequestError) as err:
                         client.responses.create(model="scripted", input="hi", conversation=conv.id)
                     assert err.value.code == "conversation_locked"
         assert client.responses.create(model="scripted", input="hi", conversation=conv.id).status == "completed"
         # a background holder renews it too; its cancel frees it
         made = client.responses.create(model="scripted", input="say it slowly", conversation=conv.id, background=True)
-        time.sleep(2.5)
+        time.sleep(2.5)  # past one lease; the script takes ≥ 3 s
         with pytest.raises(openai.BadRequestError):
             client.responses.create(model="scripted", input="hi", conversation=conv.id)
         assert client.responses.cancel(made.id).status == "cancelled"
