@@ -117,9 +117,11 @@ class BackgroundRunner:
             request = ModelRequest(**saved["request"])
             hosted = self.service._hosted(saved.get("hosted"))
             builder.set_status("in_progress")
-            if not await store.save_body(body):
+            started = builder.lifecycle("response.in_progress")
+            first = [(started.sequence_number, encode(started))]
+            if not await store.save_body(body, first):  # the status and its event in one write
                 raise _Stop  # it ended meanwhile (cancelled while queued)
-            out.add(builder.lifecycle("response.in_progress"))
+            out.publish(first)
             await self._run(response_id, builder, model.provider, request, hosted, out, stop)
         except _Stop:
             out.final.clear()  # a model ending produced in the same instant gives way

@@ -52,8 +52,7 @@ class Outbox:
             if self._pending:
                 batch, self._pending = self._pending, []
                 await self.store.append_events(self.response_id, batch)
-                for seq, data in batch:
-                    self.hub.publish(self.response_id, seq, data)
+                self.publish(batch)
             if self._closed and not self._pending:
                 return
 
@@ -63,7 +62,11 @@ class Outbox:
         self._wake.set()
         await asyncio.shield(self._task)
 
+    def publish(self, stored: list[tuple[int, bytes]]) -> None:
+        """Send events the caller has just stored itself."""
+        for seq, data in stored:
+            self.hub.publish(self.response_id, seq, data)
+
     def publish_final(self) -> None:
         """After `finish` stored the terminal event: send it."""
-        for seq, data in self.final:
-            self.hub.publish(self.response_id, seq, data)
+        self.publish(self.final)

@@ -116,14 +116,17 @@ class ResponseStore:
                 await conn.execute(sa.text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": body["id"]})
         return True
 
-    async def save_body(self, body: dict[str, Any]) -> bool:
-        """Update a running response's object; False when it has ended meanwhile (cancelled)."""
+    async def save_body(self, body: dict[str, Any], events: list[tuple[int, bytes]] | None = None) -> bool:
+        """Update a running response's object, with `events` in the same transaction; False
+        (nothing written) when it has ended meanwhile (cancelled)."""
         async with self._writing() as conn:
             result = await conn.execute(
                 responses.update()
                 .where((responses.c.id == body["id"]) & responses.c.status.not_in(TERMINAL))
                 .values(status=body["status"], body=_dump(body), updated_at=time.time())
             )
+            if result.rowcount:
+                await self._insert_events(conn, body["id"], events or [])
         return bool(result.rowcount)
 
     async def _insert_items(self, conn, response_id: str, kind: str, items: list[dict[str, Any]]) -> None:
