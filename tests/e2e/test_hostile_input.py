@@ -48,11 +48,12 @@ class Case:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def multipart(filename: bytes, purpose: bytes = b"assistants", data: bytes = b"hello") -> tuple[bytes, dict[str, str]]:
-    body = (
-        b'--XB\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n' + purpose + b"\r\n"
-        b'--XB\r\nContent-Disposition: form-data; name="file"; filename="' + filename + b'"\r\nContent-Type: text/plain\r\n\r\n' + data + b"\r\n--XB--\r\n"
-    )
+def multipart(filename: bytes, purpose: bytes = b"assistants", data: bytes = b"hello", fields: dict[bytes, bytes] | None = None) -> tuple[bytes, dict[str, str]]:
+    """A raw multipart upload (httpx would percent-encode a NUL in the file name)."""
+    body = b""
+    for name, value in {b"purpose": purpose, **(fields or {})}.items():
+        body += b'--XB\r\nContent-Disposition: form-data; name="' + name + b'"\r\n\r\n' + value + b"\r\n"
+    body += b'--XB\r\nContent-Disposition: form-data; name="file"; filename="' + filename + b'"\r\nContent-Type: text/plain\r\n\r\n' + data + b"\r\n--XB--\r\n"
     return body, {"content-type": "multipart/form-data; boundary=XB"}
 
 
@@ -128,6 +129,8 @@ def _cases() -> list[Case]:
         Case("NUL in an uploaded file name", "POST", "/files", None, "file", raw=multipart(b"a\x00b.txt")[0], headers=multipart(b"")[1]),
         Case("absurd file name", "POST", "/files", None, "file", raw=multipart(b"n" * 5000 + b".txt")[0], headers=multipart(b"")[1]),
         Case("NUL in purpose", "POST", "/files", None, "purpose", raw=multipart(b"a.txt", b"assi\x00stants")[0], headers=multipart(b"")[1]),
+        Case("expires_after seconds past int64", "POST", "/files", None, "expires_after.seconds", raw=multipart(b"a.txt", fields={b"expires_after[anchor]": b"created_at", b"expires_after[seconds]": b"99999999999999999999999"})[0], headers=multipart(b"")[1]),
+        Case("expires_after seconds not a number", "POST", "/files", None, "expires_after.seconds", raw=multipart(b"a.txt", fields={b"expires_after[anchor]": b"created_at", b"expires_after[seconds]": b"1e5"})[0], headers=multipart(b"")[1]),
         Case("NUL in the file id", "GET", "/files/file-%00", None, "file_id"),
         Case("NUL in a files cursor", "GET", "/files?after=file%00", None, "after"),
         Case("NUL in purpose filter", "GET", "/files?purpose=assistants%00", None, "purpose"),
