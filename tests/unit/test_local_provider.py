@@ -25,6 +25,7 @@ from onward.providers.base import (  # noqa: E402
     TextDelta,
     ToolCallDelta,
     ToolCallStart,
+    offered_tools,
 )
 from onward.providers.local import LocalProvider, default_model_path, render_prompt  # noqa: E402
 
@@ -258,6 +259,29 @@ async def test_history_with_a_tool_result_generates_an_answer(provider: LocalPro
     assert finish(events).reason in ("stop", "length")
     assert not calls_of(events)
     assert text_of(events).strip() and "<tool_call>" not in text_of(events)
+
+
+def test_auto_after_a_result_answers_until_a_new_user_message() -> None:
+    """`auto` after a tool result that follows the latest user message answers in text (even
+    with the user naming the tool); a forcing choice still forces; a new question routes again."""
+    from onward.providers.local import _choose_mode
+
+    tools = [WEATHER, EMAIL]
+    later = {"type": "message", "role": "developer", "content": "Be brief."}
+    for items in (HISTORY, HISTORY + [later]):
+        assert _choose_mode(request(*items, tools=tools), tools, True) == ("text", [])
+    assert _choose_mode(request(*HISTORY, tools=tools, tool_choice="required"), tools, True) == ("call", ["get_weather", "send_email"])
+    again = HISTORY + [user("And the weather in Oslo?")]
+    assert _choose_mode(request(*again, tools=tools), tools, True) == ("call", ["get_weather"])
+
+
+async def test_allowed_tools_only_shows_and_calls_those(provider: LocalProvider) -> None:
+    choice = {"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "send_email"}]}
+    req = request(user("What's the weather in Paris?"), tools=[WEATHER, EMAIL], tool_choice=choice, max_output_tokens=60)
+    prompt = "".join(text for text, _ in render_prompt(offered_tools(req), describe_tools=True))
+    assert "send_email" in prompt and "get_weather" not in prompt
+    events = await collect(provider, req)
+    assert [name for name, _ in calls_of(events)] == ["send_email"]
 
 
 async def test_context_window_exceeded_before_anything_streams() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from ..engine.context import after_tool_outputs
 from ..engine.params import CreateResponse
 from ..errors import APIError
 from ..ids import new_id
@@ -231,6 +232,8 @@ class Worker:
         tool_choice = engine_tool_choice(choice)
         if isinstance(choice, dict) and choice.get("type") == "file_search":
             tool_choice = {"type": "file_search"} if any(t["type"] == "file_search" for t in tools) else "auto"
+        if req.get("turns"):  # after tool outputs: a forcing choice applied to the run's first turn
+            tool_choice = after_tool_outputs(tool_choice)
         body: dict[str, Any] = {
             "model": req["model"],
             "input": history[-1:],
@@ -266,6 +269,7 @@ class Worker:
             raise APIError(400, f"Thread {run['thread_id']} has no messages to run on. Add a message first.")
         await self._wait_for_files(run["id"], req.get("vector_store_ids") or [])
         prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None), history=history[:-1])
+        req["turns"] = req.get("turns", 0) + 1  # model turns of this run (stored when it settles)
         max_p = run.get("max_prompt_tokens")
         if max_p is not None:
             provider = svc.registry.models[prep.model].provider

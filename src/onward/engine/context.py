@@ -221,6 +221,14 @@ def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 
 
 def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
+    """`tool_choice` checked against the request's normalized `tools`, in the shape echoed back.
+
+    A choice naming a tool that is not in `tools`, or forcing a call with no tool to call, is a
+    400 naming the field. `allowed_tools` returns {"type": "allowed_tools", "mode", "tools"}
+    with each listed entry as sent (see `allowed_tools`).
+    """
+    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        return _check_allowed_tools(choice, tools)
     if isinstance(choice, dict) and choice.get("type") == "file_search":
         if not any(t["type"] == "file_search" for t in tools):
             raise invalid("tool_choice names file_search, which is not in 'tools'.", "tool_choice")
@@ -229,9 +237,79 @@ def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
         if choice["name"] not in {t.get("name") for t in tools}:
             raise invalid(f"Tool choice names function {choice['name']!r}, which is not in 'tools'.", "tool_choice.name")
         return {"type": "function", "name": choice["name"]}
+    if isinstance(choice, dict) and choice.get("type") == "custom":
+        if choice.get("name") not in {t.get("name") for t in tools if t["type"] == "custom"}:
+            raise invalid(f"Tool choice names custom tool {choice.get('name')!r}, which is not in 'tools'.", "tool_choice.name")
+        return {"type": "custom", "name": choice["name"]}
+    if isinstance(choice, dict):  # a hosted kind: Onward runs only file_search
+        raise invalid(f"tool_choice forces a {choice.get('type')!r} tool, which Onward does not run; use 'auto', 'required' or a function tool.", "tool_choice.type")
     if choice == "required" and not tools:
         raise invalid("tool_choice 'required' needs at least one tool in 'tools'.", "tool_choice")
+    if choice == "required":
+        _check_callable(tools, "tool_choice")
     return choice if choice is not None else "auto"
+
+
+def _check_callable(tools: list[dict[str, Any]], param: str) -> None:
+    """A forced call needs a tool Onward runs (not only hosted kinds it leaves out, toolset.NOT_RUN)."""
+    if all(t.get("type") in toolset.NOT_RUN for t in tools):
+        kinds = ", ".join(sorted({str(t.get("type")) for t in tools}))
+        raise invalid(
+            f"tool_choice requires a tool call, but Onward does not run {kinds}: add a function, custom, namespace or file_search tool, or use tool_choice 'auto'.",
+            param,
+        )
+
+
+def _listed(entry: dict[str, Any], tool: dict[str, Any]) -> bool:
+    """Whether an `allowed_tools` entry ({"type": "function", "name": …}, {"type": "file_search"},
+    {"type": "mcp", "server_label": …}) designates `tool`: same type and the same identifying keys."""
+    return tool.get("type") == entry["type"] and all(tool.get(k) == entry[k] for k in ("name", "server_label") if k in entry)
+
+
+def _check_allowed_tools(choice: dict[str, Any], tools: list[dict[str, Any]]) -> dict[str, Any]:
+    reject_unknown(choice, {"type", "mode", "tools"}, "tool_choice")
+    mode = choice.get("mode")
+    if mode not in ("auto", "required"):
+        raise invalid(f"Invalid value for 'tool_choice.mode': {mode!r}. Supported values are: 'auto' and 'required'.", "tool_choice.mode")
+    listed = choice.get("tools")
+    if not isinstance(listed, list) or not listed:
+        raise invalid("'tool_choice.tools' must list at least one tool of 'tools', e.g. {'type': 'function', 'name': …}.", "tool_choice.tools", "missing_required_parameter")
+    for i, entry in enumerate(listed):
+        where = f"tool_choice.tools[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+            raise invalid(f"Invalid type for '{where}': expected a tool such as {{'type': 'function', 'name': …}}.", where, "invalid_type")
+        if entry["type"] == "function" and not isinstance(entry.get("name"), str):
+            raise invalid(f"Missing required parameter: '{where}.name'.", f"{where}.name", "missing_required_parameter")
+        if not any(_listed(entry, tool) for tool in tools):
+            if entry["type"] == "function":
+                raise invalid(f"'{where}' names function {entry['name']!r}, which is not in 'tools'.", f"{where}.name")
+            raise invalid(f"'{where}' names a {entry['type']!r} tool, which is not in 'tools'.", f"{where}.type")
+    if mode == "required":
+        _check_callable([t for t in tools if any(_listed(entry, t) for entry in listed)], "tool_choice.tools")
+    return {"type": "allowed_tools", "mode": mode, "tools": [dict(entry) for entry in listed]}
+
+
+def allowed_tools(choice: Any, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tools of `tools` the model may see and call under `choice` (all of them unless
+    `allowed_tools` lists some)."""
+    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        return [tool for tool in tools if any(_listed(entry, tool) for entry in choice["tools"])]
+    return tools
+
+
+def after_tool_outputs(choice: Any) -> Any:
+    """The tool_choice of a model turn that follows tool results within one run.
+
+    A forcing choice (`required`, a named function or hosted tool, `allowed_tools` in mode
+    `required`) applies to the turn that starts the run; the turns after its tool outputs choose
+    freely (`auto`, over the same allowed tools), or a forced call would be forced again forever.
+    This is the reset the OpenAI Agents SDK applies (`reset_tool_choice`). `none` stays `none`.
+    """
+    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        return {**choice, "mode": "auto"}
+    if choice == "required" or isinstance(choice, dict):
+        return "auto"
+    return choice
 
 
 def check_tool_outputs(history: list[dict[str, Any]], new_input: list[dict[str, Any]]) -> None:

@@ -27,6 +27,7 @@ from ..providers.base import (
     Usage,
 )
 from ..tools import file_search
+from .context import after_tool_outputs
 from .events import ResponseBuilder, response_error, usage_dict
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -163,9 +164,11 @@ async def run_model(builder: ResponseBuilder, provider: Provider, request: Model
                     else:
                         yield out
                 request = _with_tool_result(request, call_id, name, arguments, output)
+            # A forced call was made: the turns after its results choose freely.
+            request = replace(request, tool_choice=after_tool_outputs(request.tool_choice))
             spent = hosted.max_calls is not None and hosted.calls >= hosted.max_calls
             if round_ == MAX_HOSTED_ROUNDS - 1 or spent:  # enough searching: answer now
-                request = replace(request, tools=[t for t in request.tools if t["name"] not in hosted.names], tool_choice="auto")
+                request = replace(request, tools=[t for t in request.tools if t["name"] not in hosted.names])
     except ProviderError as exc:
         builder.fault = exc  # a non-streamed request may answer with it as an HTTP error
         for out in builder.close_all("incomplete"):

@@ -146,7 +146,10 @@ class ResponsesService:
         if text_format["type"] == "json_schema" and not text_format.get("name"):
             raise invalid("Missing required parameter: 'text.format.name'.", "text.format.name", "missing_required_parameter")
         functions = toolset.model_functions(tools)
-        search_tool = next((t for t in tools if t["type"] == "file_search"), None)
+        # `allowed_tools` narrows what the model may call; the function list stays whole so that
+        # an upstream which knows the choice (OpenAI's) sees the same, cacheable tool list.
+        offered = context.allowed_tools(tool_choice, tools)
+        search_tool = next((t for t in offered if t["type"] == "file_search"), None)
         hosted = None
         if search_tool:
             # Models that can't be trusted to call tools (the embedded one) get the search
@@ -161,6 +164,10 @@ class ResponsesService:
             model_choice = {"type": "function", "name": model_choice.get("name")}
         if isinstance(model_choice, dict) and model_choice.get("type") in toolset.NOT_RUN | {"computer_use"}:
             model_choice = "auto"  # the model does not see that tool
+        if isinstance(model_choice, dict) and model_choice.get("type") == "allowed_tools":
+            model_choice = _allowed_for_model(model_choice["mode"], functions, offered)
+            if model_choice == "auto":
+                functions = []  # nothing listed is for the model to call (an upfront search)
         if model_choice == "required" and not functions:
             model_choice = "auto"
         request = ModelRequest(
@@ -487,6 +494,17 @@ class ResponsesService:
             "output": kept + [compaction],
             "usage": usage_dict(usage.input_tokens if usage else 0, usage.output_tokens if usage else 0),
         }
+
+
+def _allowed_for_model(mode: str, functions: list[dict[str, Any]], offered: list[dict[str, Any]]) -> Any:
+    """An `allowed_tools` choice as providers take it: {"type": "allowed_tools", "mode", "tools":
+    [{"type": "function", "name"}, …]} over the functions the model may call (`file_search` as
+    the function the engine runs); plain "auto" when none is left for the model."""
+    names = {t["name"] for t in toolset.model_functions(offered)}
+    if any(t["type"] == "file_search" for t in offered):
+        names.add(file_search.NAME)
+    listed = [{"type": "function", "name": t["name"]} for t in functions if t["name"] in names]
+    return {"type": "allowed_tools", "mode": mode, "tools": listed} if listed else "auto"
 
 
 def _conversation_id(value: str | dict[str, Any] | None) -> str | None:

@@ -8,7 +8,7 @@ response objects; the engine turns their events into `response.*` events.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 
@@ -18,7 +18,10 @@ class ModelRequest:
     input: list[dict[str, Any]]  # Responses input items: message, function_call, function_call_output, ...
     instructions: str | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)  # flat function tools {type, name, description, parameters, strict}
-    tool_choice: str | dict[str, Any] = "auto"  # "auto" | "none" | "required" | {"type": "function", "name": ...}
+    # "auto" | "none" | "required" | {"type": "function", "name": ...}
+    # | {"type": "allowed_tools", "mode": "auto"|"required", "tools": [{"type": "function", "name": ...}, ...]}
+    # (`tools` then still lists every function; see `offered_tools`)
+    tool_choice: str | dict[str, Any] = "auto"
     parallel_tool_calls: bool = True
     text_format: dict[str, Any] | None = None  # {"type": "text"|"json_object"|"json_schema", ...} (flat, Responses style)
     max_output_tokens: int | None = None
@@ -35,6 +38,21 @@ class ModelRequest:
 # {"token": str, "bytes": [int], "logprob": float (natural log, <= 0),
 #  "top_logprobs": [{"token", "bytes", "logprob"}, ...] most likely first}
 TokenLogprob = dict[str, Any]
+
+
+def offered_tools(request: ModelRequest) -> ModelRequest:
+    """The request as a model that has no `allowed_tools` choice sees it: only the allowed
+    tools, with tool_choice `auto` or `required` (the mode). Other requests come back as they are.
+
+    The portable reading of OpenAI's `allowed_tools`: Chat Completions upstreams such as vLLM or
+    llama.cpp do not know it, and a model can only call a tool it was shown.
+    """
+    choice = request.tool_choice
+    if not (isinstance(choice, dict) and choice.get("type") == "allowed_tools"):
+        return request
+    names = {entry.get("name") for entry in choice.get("tools") or ()}
+    tools = [tool for tool in request.tools if tool.get("name") in names]
+    return replace(request, tools=tools, tool_choice=str(choice.get("mode") or "auto") if tools else "auto")
 
 
 @dataclass

@@ -24,6 +24,7 @@ from .base import (
     ToolCallDelta,
     ToolCallStart,
     Usage,
+    offered_tools,
 )
 from .chat_format import to_chat_messages, to_chat_tool_choice, to_chat_tools, to_response_format
 from .http import Upstream, UpstreamFault, error_fields, request_error
@@ -285,6 +286,7 @@ class ChatCompletionsProvider(UpstreamProvider):
         self.json_schema_style = json_schema_style
 
     def build_body(self, request: ModelRequest) -> dict[str, Any]:
+        request = offered_tools(request)  # `allowed_tools` as only those tools: every upstream takes it
         body: dict[str, Any] = {
             "model": self.model or request.model,
             "messages": to_chat_messages(request),

@@ -3,7 +3,8 @@
 It plays back replies listed by a test: each rule optionally `match`es (a regex) the text of
 the last input item — a user message, or a function call's output — and gives `text`,
 `tool_calls`, an `error`, or a `finish` reason. It replaces the model only; HTTP, storage and
-tools stay real.
+tools stay real. Like a real model it calls only tools it is shown (a rule calling another
+tool is passed over) and obeys a forcing `tool_choice`.
 
 ```toml
 [models.scripted]
@@ -35,6 +36,7 @@ from .base import (
     ToolCallDelta,
     ToolCallStart,
     Usage,
+    offered_tools,
 )
 
 
@@ -64,16 +66,33 @@ class ScriptedProvider:
 
     def _rule(self, request: ModelRequest) -> dict[str, Any]:
         text = _last_text(request)
+        shown = {t.get("name") for t in request.tools}
         for rule in self.script:
+            if shown and any(c["name"] not in shown for c in rule.get("tool_calls") or ()):
+                continue  # a model calls only tools it is shown
             if "match" not in rule or re.search(rule["match"], text, re.IGNORECASE | re.DOTALL):
                 return rule
         return {"text": "OK."}
+
+    @staticmethod
+    def _obey(rule: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
+        """A forcing tool_choice holds as a constrained model's would: a turn the script answers
+        in text becomes one call to the forced tool (the first shown, for `required`), `{}`."""
+        choice = request.tool_choice
+        forced = choice.get("name") if isinstance(choice, dict) and choice.get("type") == "function" else None
+        if choice == "required" and request.tools:
+            forced = request.tools[0].get("name")
+        calls = rule.get("tool_calls") or []
+        if forced and "error" not in rule and not (calls and (choice == "required" or all(c["name"] == forced for c in calls))):
+            return {"tool_calls": [{"name": forced, "arguments": {}}]}
+        return rule
 
     def count_tokens(self, request: ModelRequest) -> int:
         return _words(request)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        rule = self._rule(request)
+        request = offered_tools(request)
+        rule = self._obey(self._rule(request), request)
         delay = float(rule.get("delay", self.delay))
         if "error" in rule:
             err = rule["error"]
