@@ -4,6 +4,7 @@ follow-up message and a second run. Responses requests keep tool_choice as sent.
 
 from __future__ import annotations
 
+import httpx
 import openai
 import pytest
 from openai import AssistantEventHandler
@@ -192,3 +193,27 @@ def test_required_with_hosted_tools_only(server):
     with pytest.raises(openai.BadRequestError) as err:
         client.responses.create(model="scripted", input="hi", tools=[], tool_choice="required")
     assert err.value.body["param"] == "tool_choice"
+
+
+def test_unknown_custom_tool_choice_is_400(server):
+    body = {"model": "scripted", "input": "hi", "tools": [{"type": "custom", "name": "shout"}], "tool_choice": {"type": "custom", "name": "whisper"}}
+    r = httpx.post(f"{server.url}/responses", json=body, timeout=30)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "tool_choice.name"
+
+
+@pytest.mark.parametrize(
+    "choice",
+    ["required", {"type": "allowed_tools", "mode": "required", "tools": [{"type": "web_search"}]}],
+)
+def test_forcing_only_unrun_hosted_tools_answers(server, choice):
+    """Like forcing a hosted tool Onward does not run: accepted, echoed, the model answers."""
+    resp = server.client().responses.create(model="scripted", input="hi", tools=[{"type": "web_search"}, {"type": "custom", "name": "shout"}] if isinstance(choice, dict) else [{"type": "web_search"}], tool_choice=choice)
+    assert resp.status == "completed" and [o.type for o in resp.output] == ["message"]
+
+
+def test_required_with_a_runnable_tool_among_hosted_ones(server):
+    resp = server.client().responses.create(
+        model="scripted", input="What is the weather in Paris?", tool_choice="required",
+        tools=[{"type": "web_search"}, {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+    )
+    assert [o.type for o in resp.output] == ["function_call"] and [t.type for t in resp.tools] == ["web_search", "function"]

@@ -223,8 +223,9 @@ def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
     """`tool_choice` checked against the request's normalized `tools`, in the shape echoed back.
 
-    A choice naming a tool that is not in `tools`, or forcing a call with no tool to call, is a
-    400 naming the field. `allowed_tools` returns {"type": "allowed_tools", "mode", "tools"}
+    A choice naming a tool that is not in `tools`, or `required` with no tools, is a 400 naming
+    the field. Forcing only hosted tools Onward does not run (toolset.NOT_RUN) is accepted and
+    leaves the model at `auto` (see service._prepare), like every other use of those tools. `allowed_tools` returns {"type": "allowed_tools", "mode", "tools"}
     with each listed entry as sent (see `allowed_tools`).
     """
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
@@ -241,23 +242,9 @@ def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
         if choice.get("name") not in {t.get("name") for t in tools if t["type"] == "custom"}:
             raise invalid(f"Tool choice names custom tool {choice.get('name')!r}, which is not in 'tools'.", "tool_choice.name")
         return {"type": "custom", "name": choice["name"]}
-    if isinstance(choice, dict):  # a hosted kind: Onward runs only file_search
-        raise invalid(f"tool_choice forces a {choice.get('type')!r} tool, which Onward does not run; use 'auto', 'required' or a function tool.", "tool_choice.type")
     if choice == "required" and not tools:
         raise invalid("tool_choice 'required' needs at least one tool in 'tools'.", "tool_choice")
-    if choice == "required":
-        _check_callable(tools, "tool_choice")
     return choice if choice is not None else "auto"
-
-
-def _check_callable(tools: list[dict[str, Any]], param: str) -> None:
-    """A forced call needs a tool Onward runs (not only hosted kinds it leaves out, toolset.NOT_RUN)."""
-    if all(t.get("type") in toolset.NOT_RUN for t in tools):
-        kinds = ", ".join(sorted({str(t.get("type")) for t in tools}))
-        raise invalid(
-            f"tool_choice requires a tool call, but Onward does not run {kinds}: add a function, custom, namespace or file_search tool, or use tool_choice 'auto'.",
-            param,
-        )
 
 
 def _listed(entry: dict[str, Any], tool: dict[str, Any]) -> bool:
@@ -284,8 +271,6 @@ def _check_allowed_tools(choice: dict[str, Any], tools: list[dict[str, Any]]) ->
             if entry["type"] == "function":
                 raise invalid(f"'{where}' names function {entry['name']!r}, which is not in 'tools'.", f"{where}.name")
             raise invalid(f"'{where}' names a {entry['type']!r} tool, which is not in 'tools'.", f"{where}.type")
-    if mode == "required":
-        _check_callable([t for t in tools if any(_listed(entry, t) for entry in listed)], "tool_choice.tools")
     return {"type": "allowed_tools", "mode": mode, "tools": [dict(entry) for entry in listed]}
 
 
