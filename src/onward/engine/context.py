@@ -239,7 +239,7 @@ def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
             raise invalid(f"Tool choice names function {choice['name']!r}, which is not in 'tools'.", "tool_choice.name")
         return {"type": "function", "name": choice["name"]}
     if isinstance(choice, dict) and choice.get("type") == "custom":
-        if choice.get("name") not in {t.get("name") for t in tools if t["type"] == "custom"}:
+        if not isinstance(choice.get("name"), str) or choice["name"] not in {t.get("name") for t in tools if t["type"] == "custom"}:
             raise invalid(f"Tool choice names custom tool {choice.get('name')!r}, which is not in 'tools'.", "tool_choice.name")
         return {"type": "custom", "name": choice["name"]}
     if choice == "required" and not tools:
