@@ -127,3 +127,34 @@ def test_a_running_holder_keeps_its_conversation_lock(tmp_path, db):
         assert client.responses.create(model="scripted", input="hi", conversation=conv.id).status == "completed"
     finally:
         srv.stop()
+
+
+def test_graceful_stop_ends_running_work_and_keeps_queued_work(tmp_path, db):
+    """SIGTERM: a started background response ends `failed` (a restart cannot resume it), in
+    full (its stream ends with `response.failed`); a queued one runs after the restart; the
+    conversation is free."""
+    env = {"ONWARD_WORKERS": "1"}
+    srv = Server(tmp_path, db, TOML, env=env).start()
+    client = srv.client()
+    conv = client.conversations.create()
+    running = client.responses.create(model="scripted", input="say it slowly", conversation=conv.id, background=True)
+    waiting = client.responses.create(model="scripted", input="hi", background=True)
+    deadline = time.time() + 30
+    while client.responses.retrieve(running.id).status != "in_progress" and time.time() < deadline:
+        time.sleep(0.1)
+    srv.stop()  # SIGTERM
+
+    srv2 = Server(tmp_path, db, TOML, env=env).start()
+    try:
+        client = srv2.client()
+        stopped = client.responses.retrieve(running.id)
+        assert stopped.status == "failed" and "server stopped" in stopped.error.message
+        events = list(client.responses.retrieve(running.id, stream=True, starting_after=0))
+        assert events[-1].type == "response.failed"
+        deadline = time.time() + 30
+        while client.responses.retrieve(waiting.id).status in ("queued", "in_progress") and time.time() < deadline:
+            time.sleep(0.1)
+        assert client.responses.retrieve(waiting.id).status == "completed"
+        assert client.responses.create(model="scripted", input="hi", conversation=conv.id).status == "completed"
+    finally:
+        srv2.stop()

@@ -104,6 +104,10 @@ class BackgroundRunner:
         saved = orjson.loads(row.request)
         builder = ResponseBuilder(body, sequence_start=await store.next_sequence(response_id))
         out = Outbox(store, self.service.hub, response_id)
+        if self._stopping and not row.cancel_requested:  # shutting down before it started: requeue it
+            await store.release(response_id, self.owner)
+            self.service.hub.close(response_id)
+            return
         try:
             if row.cancel_requested or stop.is_set():
                 raise _Stop
