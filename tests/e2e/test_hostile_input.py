@@ -10,6 +10,7 @@ every top-level and nested field of every JSON body in the reference spec, and a
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-SPEC = Path("/work/shared/reference/openai-openapi-subset.json")
+SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "openai-openapi-subset.json.gz"  # OpenAI's spec, the subset Onward serves
 DEEP = 80  # levels: more than Onward accepts (64); orjson itself writes at most 255
 
 
@@ -349,11 +350,18 @@ NESTED: list[tuple[str, str, dict[str, Any], list[tuple[Any, ...]]]] = [
 ]
 SPEC_NAMES = {"{conv}": "{conversation_id}", "{vs}": "{vector_store_id}", "{asst}": "{assistant_id}", "{thread}": "{thread_id}"}
 LISTS = ["/assistants", "/vector_stores", "/files", "/conversations/{conv}/items", "/threads/{thread}/messages", "/threads/{thread}/runs", "/responses/{resp}/input_items", "/vector_stores/{vs}/files"]
+# Every GET/DELETE path with an id, and odd ids to put there: none may be a 5xx.
+ID_PATHS = [
+    "/responses/{x}", "/responses/{x}/input_items", "/conversations/{x}", "/conversations/{conv}/items/{x}", "/files/{x}", "/files/{x}/content",
+    "/vector_stores/{x}", "/vector_stores/{vs}/files/{x}", "/vector_stores/{vs}/file_batches/{x}", "/assistants/{x}", "/threads/{x}",
+    "/threads/{thread}/messages/{x}", "/threads/{thread}/runs/{x}", "/threads/{thread}/runs/{x}/steps",
+]
+ODD_IDS = ["x" * 5000, "%00", "%ff%fe", "%c0%80", "%e2%80%ae", "1", "-1", "null", "%20", "resp_" + "9" * 70]
 QUERY_VALUES = {"limit": ["x", "-1", "1.5", "99999999999999999999", ""], "order": ["x", "%00", "1"], "after": ["%00", "x" * 300, "1"], "before": ["%00", "x" * 300]}
 
 
 def _spec() -> dict[str, Any]:
-    return json.loads(SPEC.read_text())
+    return json.loads(gzip.decompress(SPEC.read_bytes()))
 
 
 def body_schema(spec: dict[str, Any], method: str, path: str) -> dict[str, Any]:
@@ -471,6 +479,11 @@ def test_wrong_types_for_every_spec_field_never_5xx(server, world):
                 for value in values:
                     sent += 1
                     probe(c, failures, "GET", f"{fill(path, world)}?{name}={value}", None, "")
+        for path in ID_PATHS:
+            for odd in ODD_IDS:
+                for method in ("GET", "DELETE"):
+                    sent += 1
+                    probe(c, failures, method, fill(path, world).replace("{x}", odd), None, "")
         assert c.get(server.url.removesuffix("/v1") + "/health").status_code == 200
     assert sent > 1000
     assert not failures, f"{len(failures)} of {sent} answers were 5xx:\n" + "\n".join(failures[:40])
