@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 
 import pytest
 
-from tests.conftest import PG_URL, Server, models_toml
+from tests.conftest import Server, models_toml, new_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -17,14 +16,8 @@ def fresh_db(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'target.db'}"
         return
-    import psycopg
-
-    name = f"onward_import_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_pg_database("onward_import") as url:
+        yield url
 
 
 @pytest.fixture
