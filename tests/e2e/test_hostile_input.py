@@ -487,3 +487,24 @@ def test_wrong_types_for_every_spec_field_never_5xx(server, world):
         assert c.get(server.url.removesuffix("/v1") + "/health").status_code == 200
     assert sent > 1000
     assert not failures, f"{len(failures)} of {sent} answers were 5xx:\n" + "\n".join(failures[:40])
+
+
+def test_an_id_added_while_a_response_runs_is_kept_once(server):
+    """A client adds an item to the conversation, with the id of the running response's own
+    input item, while the response streams: the response still completes and is stored, the
+    conversation keeps the client's item once (no IntegrityError after the model ran)."""
+    client = server.client()
+    conv = client.conversations.create()
+    race = {"type": "message", "id": "msg_race", "role": "user", "content": "count slowly"}
+    with client.responses.stream(model="scripted", conversation=conv.id, input=[race]) as stream:
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                client.conversations.items.create(conv.id, items=[{**race, "content": "the client's copy"}])
+                break
+        final = stream.get_final_response()
+    assert final.status == "completed"
+    items = client.conversations.items.list(conv.id, order="asc").data
+    assert [i.id for i in items].count("msg_race") == 1
+    assert items[0].content[0].text == "the client's copy"
+    assert items[-1].id == final.output[-1].id
+    assert client.responses.retrieve(final.id).status == "completed"

@@ -19,7 +19,7 @@ from ..errors import APIError, invalid, not_found
 from ..ids import new_id
 from ..providers.base import ModelRequest, ProviderError
 from ..providers.registry import Registry, UnknownModel
-from ..store.conversations import ConversationStore
+from ..store.conversations import ConversationStore, DuplicateItem
 from ..store.notify import Notifier
 from ..store.responses import TERMINAL, ResponseStore
 from ..tools import file_search
@@ -299,7 +299,12 @@ class ResponsesService:
         """A finished response's input and output join its conversation; the lock is released."""
         try:
             if body["status"] in ("completed", "incomplete"):
-                await self.conversations.append(conv_id, input_items + body["output"])
+                items = input_items + body["output"]
+                try:
+                    await self.conversations.append(conv_id, items)
+                except DuplicateItem:  # a client added an item with one of these ids meanwhile: theirs stays
+                    held = await self.conversations.held_ids(conv_id, [item["id"] for item in items])
+                    await self.conversations.append(conv_id, [item for item in items if item["id"] not in held])
         finally:
             await self.conversations.unlock(conv_id, body["id"])
 
