@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 
 from . import __version__
 from .api import assistants as assistants_api
+from .api import containers as containers_api
 from .api import conversations as conversations_api
 from .api import errors as api_errors
 from .api import files as files_api
@@ -28,12 +29,14 @@ from .api.access_log import AccessLog
 from .api.metrics import Metrics
 from .assistants.boot import start_service as start_assistants
 from .config import Settings
+from .engine.containers import ContainerService
 from .engine.conversations import ConversationsService
 from .engine.files import FileService
 from .engine.service import ResponsesService
 from .engine.vector_stores import start_service as start_vector_stores
 from .errors import APIError
 from .providers.registry import Registry
+from .store.containers import ContainerStore
 from .store.conversations import ConversationStore
 from .store.db import is_sqlite, make_engine, migrate
 from .store.files import FileStore
@@ -53,6 +56,7 @@ class Services:
     vector_stores: Any = None  # VectorStoreService (api/vector_stores.py)
     assistants: Any = None  # AssistantsService (api/assistants.py, api/threads.py)
     runs: Any = None  # RunService (api/runs.py)
+    containers: Any = None  # ContainerService (api/containers.py, the code_interpreter tool)
 
 
 class KeyAuth:
@@ -104,6 +108,9 @@ def create_app(settings: Settings | None = None) -> Any:
             )
         services.vector_stores = await start_vector_stores(engine, services.files, settings)
         responses.vector_stores = services.vector_stores
+        services.containers = ContainerService(ContainerStore(engine), settings.data_dir / "containers", services.files)
+        await services.containers.start()
+        responses.containers = services.containers
         app.state.metrics.watch_background(responses.background.tasks)
         services.assistants, services.runs = await start_assistants(engine, services)
         app.state.services = services
@@ -113,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Any:
         finally:
             await services.runs.stop()
             await responses.stop()
+            await services.containers.stop()
             await services.vector_stores.stop()
             await registry.aclose()
             await engine.dispose()
@@ -124,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Any:
     app.include_router(conversations_api.router)
     app.include_router(files_api.router)
     app.include_router(vector_stores_api.router)
+    app.include_router(containers_api.router)
     app.include_router(websocket_api.router)
     app.include_router(assistants_api.router)
     app.include_router(runs_api.router)  # before threads: POST /v1/threads/runs

@@ -46,6 +46,16 @@ class Settings:
     upstream_retries: int = 3
     lease_seconds: float = 30.0  # a background job whose worker is silent this long is orphaned
 
+    @property
+    def public_url(self) -> str:
+        """The server's base URL as clients reach it (ONWARD_PUBLIC_URL, else host and port):
+        links to container files (code interpreter images) start with it."""
+        url = _env("PUBLIC_URL")
+        if url:
+            return url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
         s = cls()

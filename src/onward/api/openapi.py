@@ -27,6 +27,9 @@ from openai.types import (
 from openai.types.beta import Assistant, AssistantDeleted, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, MessageDeleted, Run
 from openai.types.beta.threads.runs import RunStep
+from openai.types.container_create_params import ContainerCreateParams
+from openai.types.container_retrieve_response import ContainerRetrieveResponse
+from openai.types.containers.file_retrieve_response import FileRetrieveResponse as ContainerFile
 from openai.types.conversations import (
     Conversation,
     ConversationDeletedResource,
@@ -142,6 +145,27 @@ UPLOAD = {
         "expires_after[seconds]": {"type": "integer", "minimum": 3600, "maximum": 2592000},
     },
 }
+CONTAINER_UPLOAD = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "The file's bytes (one part named 'file')."}},
+}
+# JSON `{"file_id": …}` copies an uploaded file in; multipart uploads bytes.
+CONTAINER_FILE_JSON = {"type": "object", "required": ["file_id"], "properties": {"file_id": {"type": "string"}}, "additionalProperties": False}
+
+
+class ContainerDeleted(BaseModel):
+    id: str
+    object: Literal["container.deleted"]
+    deleted: bool
+
+
+class ContainerFileDeleted(BaseModel):
+    id: str
+    object: Literal["container.file.deleted"]
+    deleted: bool
+
+
 BINARY = {"*/*": {"schema": {"type": "string", "format": "binary"}}}  # the type the file name implies
 # The openai params types hold the path parameters too; a body never carries them.
 PATH_KEYS = ("vector_store_id", "file_id", "conversation_id", "include")
@@ -211,6 +235,15 @@ ROUTES: dict[tuple[str, str], Spec] = {
     ("POST", "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"): (SubmitToolOutputs, Run, SSE, ()),
     ("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps"): (None, _page("RunStepList", RunStep), (), ()),
     ("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}"): (None, RunStep, (), ()),
+    ("POST", "/v1/containers"): (ContainerCreateParams, ContainerRetrieveResponse, (), ()),
+    ("GET", "/v1/containers"): (None, _page("ContainerList", ContainerRetrieveResponse), (), ()),
+    ("GET", "/v1/containers/{container_id}"): (None, ContainerRetrieveResponse, (), ()),
+    ("DELETE", "/v1/containers/{container_id}"): (None, ContainerDeleted, (), ()),
+    ("POST", "/v1/containers/{container_id}/files"): ("container-file", ContainerFile, (), (413,)),
+    ("GET", "/v1/containers/{container_id}/files"): (None, _page("ContainerFileList", ContainerFile), (), ()),
+    ("GET", "/v1/containers/{container_id}/files/{file_id}"): (None, ContainerFile, (), ()),
+    ("DELETE", "/v1/containers/{container_id}/files/{file_id}"): (None, ContainerFileDeleted, (), ()),
+    ("GET", "/v1/containers/{container_id}/files/{file_id}/content"): (None, "binary", (), ()),
     ("GET", "/health"): (None, create_model("Health", status=(str, ...), version=(str, ...)), (), ()),
 }
 
@@ -269,6 +302,8 @@ def document(app: FastAPI) -> dict[str, Any]:
             body, answer, extra, errors = spec
             if body == "multipart":
                 op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": UPLOAD}}}
+            elif body == "container-file":
+                op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": CONTAINER_UPLOAD}, "application/json": {"schema": CONTAINER_FILE_JSON}}}
             elif body is not None:
                 ref = refs[(_name(body), "validation")]
                 if not issubclass(body, BaseModel):

@@ -11,6 +11,7 @@ from ..errors import APIError, invalid, reject_unknown
 from ..ids import new_id
 from ..providers.base import ModelRequest, Provider
 from ..tools import file_search
+from ..tools.code_interpreter import tool as code_tool
 from . import toolset
 from .items import CustomTool, FunctionTool, check, check_item, check_unique_ids
 
@@ -200,6 +201,11 @@ def normalize_tools(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
                 raise invalid(f"Only one file_search tool is allowed ('{where}').", where)
             out.append(file_search.normalize(tool, where))
             continue
+        if kind == code_tool.NAME:
+            if any(t["type"] == code_tool.NAME for t in out):
+                raise invalid(f"Only one code_interpreter tool is allowed ('{where}').", where)
+            out.append(code_tool.normalize(tool, where))
+            continue
         if kind in toolset.NOT_RUN:
             out.append(dict(tool))
             continue
@@ -234,6 +240,10 @@ def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
         if not any(t["type"] == "file_search" for t in tools):
             raise invalid("tool_choice names file_search, which is not in 'tools'.", "tool_choice")
         return {"type": "file_search"}
+    if isinstance(choice, dict) and choice.get("type") == code_tool.NAME:
+        if not any(t["type"] == code_tool.NAME for t in tools):
+            raise invalid("tool_choice names code_interpreter, which is not in 'tools'.", "tool_choice")
+        return {"type": code_tool.NAME}
     if isinstance(choice, dict) and choice.get("type") == "function":
         if choice["name"] not in {t.get("name") for t in tools}:
             raise invalid(f"Tool choice names function {choice['name']!r}, which is not in 'tools'.", "tool_choice.name")
@@ -335,6 +345,10 @@ def model_view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             # Past searches stay visible to the model as what they were asked for.
             queries = ", ".join(item.get("queries") or [])
             out.append({"type": "message", "role": "developer", "content": f"(Earlier, the files were searched for: {queries})"})
+        elif kind == "code_interpreter_call" and item.get("code"):
+            # The code ran in the container, whose state persists: the model sees what it ran.
+            logs = "".join(o.get("logs", "") for o in item.get("outputs") or [] if o.get("type") == "logs")[:2000]
+            out.append({"type": "message", "role": "developer", "content": f"(Earlier, this code ran in container {item.get('container_id')}:\n{item['code']}\n{logs})"})
     return out
 
 

@@ -12,6 +12,11 @@ from typing import Any
 
 import orjson
 from openai.types.responses import (
+    ResponseCodeInterpreterCallCodeDeltaEvent,
+    ResponseCodeInterpreterCallCodeDoneEvent,
+    ResponseCodeInterpreterCallCompletedEvent,
+    ResponseCodeInterpreterCallInProgressEvent,
+    ResponseCodeInterpreterCallInterpretingEvent,
     ResponseCompletedEvent,
     ResponseContentPartAddedEvent,
     ResponseContentPartDoneEvent,
@@ -294,6 +299,35 @@ class ResponseBuilder:
         index = self.output.index(item)
         return [
             ResponseFileSearchCallCompletedEvent(type="response.file_search_call.completed", item_id=item["id"], output_index=index, sequence_number=self._next()),
+            ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
+        ]
+
+    def code_start(self, container_id: str, code: str) -> tuple[dict[str, Any], list[BaseModel]]:
+        """A code_interpreter_call item: added, in progress, its code (one delta), interpreting."""
+        events = self.close_message()
+        item: dict[str, Any] = {"id": new_id("ci"), "type": "code_interpreter_call", "status": "in_progress", "code": "", "container_id": container_id, "outputs": None}
+        self.output.append(item)
+        index = len(self.output) - 1
+        events += [
+            ResponseOutputItemAddedEvent(type="response.output_item.added", item=dict(item), output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
+            ResponseCodeInterpreterCallInProgressEvent(type="response.code_interpreter_call.in_progress", item_id=item["id"], output_index=index, sequence_number=self._next()),
+        ]
+        if code and not self.quiet:
+            events.append(ResponseCodeInterpreterCallCodeDeltaEvent(type="response.code_interpreter_call_code.delta", item_id=item["id"], output_index=index, delta=code, sequence_number=self._next()))
+        item["code"] = code
+        item["status"] = "interpreting"
+        events += [
+            ResponseCodeInterpreterCallCodeDoneEvent(type="response.code_interpreter_call_code.done", item_id=item["id"], output_index=index, code=code, sequence_number=self._next()),
+            ResponseCodeInterpreterCallInterpretingEvent(type="response.code_interpreter_call.interpreting", item_id=item["id"], output_index=index, sequence_number=self._next()),
+        ]
+        return item, events
+
+    def code_done(self, item: dict[str, Any], outputs: list[dict[str, Any]] | None, status: str = "completed") -> list[BaseModel]:
+        item["status"] = status
+        item["outputs"] = outputs
+        index = self.output.index(item)
+        return [
+            ResponseCodeInterpreterCallCompletedEvent(type="response.code_interpreter_call.completed", item_id=item["id"], output_index=index, sequence_number=self._next()),
             ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
         ]
 

@@ -27,6 +27,7 @@ from ..providers.base import (
     Usage,
 )
 from ..tools import file_search
+from ..tools.code_interpreter import tool as code_tool
 from .context import after_tool_outputs
 from .events import ResponseBuilder, response_error, usage_dict
 
@@ -34,6 +35,7 @@ _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"
 MAX_HOSTED_ROUNDS = 4  # model → tool → model rounds before the model must answer
 
 Search = Callable[..., Awaitable[list[dict[str, Any]]]]
+RunCode = Callable[[str, Any], Awaitable[tuple[str, Any]]]
 
 
 @dataclass
@@ -47,10 +49,41 @@ class Hosted:
     results: list[dict[str, Any]] = field(default_factory=list)  # everything found, for citations
     max_calls: int | None = None  # the request's max_tool_calls: hosted calls this response may run
     calls: int = 0
+    code_interpreter: dict[str, Any] | None = None  # the normalized tool
+    run_code: RunCode | None = None  # code -> (container id, engine.containers.Run)
+    include_outputs: bool = False
+    file_url: Callable[[str, str], str] | None = None  # (container id, file id) -> the image URL
+    written: list[dict[str, Any]] = field(default_factory=list)  # container files made, for citations
 
     @property
     def names(self) -> set[str]:
-        return {file_search.NAME} if self.file_search else set()
+        return ({file_search.NAME} if self.file_search else set()) | ({code_tool.NAME} if self.code_interpreter else set())
+
+
+async def _run_code(builder: ResponseBuilder, hosted: Hosted, code: str) -> AsyncIterator[BaseModel | str]:
+    """Yield the code_interpreter_call item's events, then (last) the text the model reads.
+    Errors in the code are outputs; a sandbox that cannot start fails the item, not the response."""
+    hosted.calls += 1
+    assert hosted.run_code is not None
+    try:
+        container_id, run = await hosted.run_code(code, None)
+    except APIError as exc:
+        container_id = exc.param if exc.param and exc.param.startswith("cntr_") else ""
+        item, events = builder.code_start(container_id, code)
+        for event in events + builder.code_done(item, None, "failed"):
+            yield event
+        yield f"The code could not run: {exc.message}"
+        return
+    item, events = builder.code_start(container_id, code)
+    for event in events:
+        yield event
+    hosted.written.extend(run.images + run.files)
+    outputs: list[dict[str, Any]] = [{"type": "logs", "logs": run.result.logs}]
+    if hosted.file_url is not None:
+        outputs += [{"type": "image", "url": hosted.file_url(container_id, img["id"])} for img in run.images]
+    for event in builder.code_done(item, outputs if hosted.include_outputs else None):
+        yield event
+    yield code_tool.model_text(run.result.logs, run.images + run.files, run.result.error)
 
 
 async def _run_file_search(builder: ResponseBuilder, hosted: Hosted, query: str, budget: int) -> AsyncIterator[BaseModel | str]:
@@ -150,15 +183,19 @@ async def run_model(builder: ResponseBuilder, provider: Provider, request: Model
                 break
             for call_id, name, *fragments in pending.values():
                 arguments = "".join(fragments)
-                try:
-                    query = str(orjson.loads(arguments).get("query") or "")
-                except (orjson.JSONDecodeError, AttributeError):
-                    query = arguments
                 output = "Not run: this response reached its max_tool_calls."
                 if hosted.max_calls is not None and hosted.calls >= hosted.max_calls:
                     request = _with_tool_result(request, call_id, name, arguments, output)
                     continue
-                async for out in _run_file_search(builder, hosted, query or _last_user_text(request), budget):
+                if name == code_tool.NAME:
+                    runs: AsyncIterator[BaseModel | str] = _run_code(builder, hosted, code_tool.code_of(arguments))
+                else:
+                    try:
+                        query = str(orjson.loads(arguments).get("query") or "")
+                    except (orjson.JSONDecodeError, AttributeError):
+                        query = arguments
+                    runs = _run_file_search(builder, hosted, query or _last_user_text(request), budget)
+                async for out in runs:
                     if isinstance(out, str):
                         output = out
                     else:
@@ -183,6 +220,8 @@ async def run_model(builder: ResponseBuilder, provider: Provider, request: Model
     if hosted.results and builder.message_text:
         text = builder.message_text
         annotations = [{"type": "file_citation", "file_id": f["file_id"], "filename": f["filename"], "index": len(text)} for f in file_search.cited_files(text, hosted.results)]
+    if hosted.written and builder.message_text:
+        annotations = (annotations or []) + code_citations(builder.message_text, hosted.written)
     for out in builder.close_all("incomplete" if reason else "completed", annotations):
         yield out
     builder.body["usage"] = usage_dict(used.input_tokens, used.output_tokens, used.cached_tokens, used.reasoning_tokens)
@@ -192,3 +231,19 @@ async def run_model(builder: ResponseBuilder, provider: Provider, request: Model
     else:
         builder.set_status("completed")
         yield builder.lifecycle("response.completed")
+
+
+def code_citations(text: str, written: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`container_file_citation`s for the files the code wrote: over the file's name where the
+    answer mentions it (a `sandbox:/mnt/data/…` link or the bare name), else at the end."""
+    out = []
+    for f in written:
+        name = f["path"].rsplit("/", 1)[-1]
+        start = text.find(f["path"])
+        length = len(f["path"])
+        if start < 0:
+            start, length = text.find(name), len(name)
+        if start < 0:
+            start, length = len(text), 0
+        out.append({"type": "container_file_citation", "container_id": f["container_id"], "file_id": f["id"], "filename": name, "start_index": start, "end_index": start + length})
+    return out

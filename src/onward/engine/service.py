@@ -23,6 +23,7 @@ from ..store.conversations import ConversationStore, DuplicateItem
 from ..store.notify import Notifier
 from ..store.responses import TERMINAL, ResponseStore
 from ..tools import file_search
+from ..tools.code_interpreter import tool as code_tool
 from . import context, toolset
 from .background import BackgroundRunner
 from .events import ResponseBuilder, usage_dict
@@ -63,6 +64,7 @@ class ResponsesService:
         self.store = store
         self.conversations = conversations
         self.vector_stores: Any = None  # set by the app: runs file_search
+        self.containers: Any = None  # set by the app: runs code_interpreter
         self.registry = registry
         self.hub = Hub()
         self.background = BackgroundRunner(self)
@@ -117,7 +119,9 @@ class ResponsesService:
             # an IntegrityError when the items are stored; references to it are exempt.
             ids = {item.get("id") for item in past}
             check_unique_ids([item for k, item in enumerate(new_items) if conv_id or k not in referenced], ids)
-            return self._prepare(params, model, response_id, conv_id, past, new_items)
+            prep = self._prepare(params, model, response_id, conv_id, past, new_items)
+            await self.check_containers(params.tools)
+            return prep
         except BaseException:
             if conv_id:
                 await self.conversations.unlock(conv_id, response_id)
@@ -158,8 +162,14 @@ class ResponsesService:
             hosted = {"file_search": search_tool, "include_results": "file_search_call.results" in (params.include or []), "upfront": upfront, "max_tool_calls": params.max_tool_calls}
             if not upfront:
                 functions.append(file_search.as_function())
+        code = next((t for t in tools if t["type"] == code_tool.NAME), None)
+        if code:
+            hosted = (hosted or {"max_tool_calls": params.max_tool_calls}) | {"code_interpreter": code, "include_outputs": code_tool.INCLUDE_OUTPUTS in (params.include or [])}
+            functions.append(code_tool.as_function())
         top_logprobs = _logprobs_wanted(params, model)
         model_choice = "auto" if isinstance(tool_choice, dict) and tool_choice.get("type") == "file_search" else tool_choice
+        if isinstance(tool_choice, dict) and tool_choice.get("type") == code_tool.NAME:
+            model_choice = {"type": "function", "name": code_tool.NAME}
         if isinstance(model_choice, dict) and model_choice.get("type") == "custom":  # offered as a function
             model_choice = {"type": "function", "name": model_choice.get("name")}
         if isinstance(model_choice, dict) and model_choice.get("type") in toolset.NOT_RUN | {"computer_use"}:
@@ -227,9 +237,50 @@ class ResponsesService:
     def _hosted(self, config: dict[str, Any] | None) -> Hosted | None:
         if not config:
             return None
-        if self.vector_stores is None:
-            raise APIError(500, "file_search needs the vector store service, which is not running.")
-        return Hosted(config["file_search"], self.vector_stores.search, config["include_results"], config["upfront"], max_calls=config.get("max_tool_calls"))
+        hosted = Hosted(max_calls=config.get("max_tool_calls"))
+        if config.get("file_search"):
+            if self.vector_stores is None:
+                raise APIError(500, "file_search needs the vector store service, which is not running.")
+            hosted.file_search, hosted.search = config["file_search"], self.vector_stores.search
+            hosted.include_results, hosted.upfront = config["include_results"], config["upfront"]
+        if config.get("code_interpreter"):
+            hosted.code_interpreter = config["code_interpreter"]
+            hosted.include_outputs = config["include_outputs"]
+            hosted.run_code = self._code_runner(config["code_interpreter"]["container"])
+            hosted.file_url = lambda cid, fid: f"{self.settings.public_url}/v1/containers/{cid}/files/{fid}/content"
+        return hosted
+
+    def _code_runner(self, container: str | dict[str, Any]):  # type: ignore[no-untyped-def]
+        """Run code in the tool's container; an `auto` one is made (with its files) at the
+        first call of the response. An APIError's param names the container."""
+        chosen: list[str] = [container] if isinstance(container, str) else []
+
+        async def run(code: str, _unused: Any = None) -> tuple[str, Any]:
+            if not chosen:
+                assert isinstance(container, dict)
+                row = await self.containers.new("Container for a response", container, where="tools.container.")
+                chosen.append(row["id"])
+            try:
+                return chosen[0], await self.containers.run(chosen[0], code)
+            except APIError as exc:
+                exc.param = chosen[0]
+                raise
+
+        return run
+
+    async def check_containers(self, tools: list[dict[str, Any]] | None) -> None:
+        """404 naming `tools[i].container` for a code_interpreter container that does not exist,
+        and the `auto` container's file ids, before anything runs."""
+        for i, tool in enumerate(tools or []):
+            if not isinstance(tool, dict) or tool.get("type") != code_tool.NAME:
+                continue
+            container = tool.get("container")
+            if isinstance(container, str) and container:
+                await self.containers.row(container, f"tools[{i}].container")
+            elif isinstance(container, dict):
+                for j, fid in enumerate(container.get("file_ids") or []):
+                    if isinstance(fid, str) and await self.containers.files.store.get(fid) is None:
+                        raise not_found(f"No such File object: {fid}", f"tools[{i}].container.file_ids[{j}]")
 
     # -- inline runs ------------------------------------------------------------------
     async def run_inline(self, prep: Prepared, *, quiet: bool = False, http_errors: bool = False) -> AsyncIterator[BaseModel]:

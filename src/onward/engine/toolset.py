@@ -31,7 +31,7 @@ log = logging.getLogger("onward.tools")
 # Tool types of the SDK's `ToolParam` that Onward accepts but does not run (see docs/guide.md).
 NOT_RUN = frozenset({
     "web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11",
-    "computer", "computer_use_preview", "image_generation", "mcp", "code_interpreter",
+    "computer", "computer_use_preview", "image_generation", "mcp",
     "local_shell", "shell", "apply_patch", "tool_search", "programmatic_tool_calling",
 })
 SEPARATOR = "__"

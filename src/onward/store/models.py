@@ -243,3 +243,28 @@ assistant_run_events = sa.Table(
     sa.Column("event", sa.String(48), nullable=False),
     sa.Column("data", sa.Text, nullable=False),
 )
+
+containers = sa.Table(
+    "containers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("last_active_at", sa.Integer, nullable=False),
+    sa.Column("expires_minutes", sa.Integer, nullable=False),
+    sa.Column("memory_limit", sa.String(8), nullable=False),
+    sa.Column("owner", sa.String(64), nullable=True),
+)
+
+container_files = sa.Table(
+    "container_files",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("container_id", sa.String(64), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+)

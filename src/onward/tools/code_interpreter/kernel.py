@@ -81,7 +81,7 @@ class Kernel:
         env = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "HOME": "/tmp", "MPLCONFIGDIR": "/tmp", "PATH": "/usr/bin:/bin"}
         if sandbox.unconfined():
             env["MPLCONFIGDIR"] = env["HOME"] = self.rundir
-        logfile = open(os.path.join(self.rundir, "kernel.log"), "wb")  # noqa: SIM115 - the child keeps it
+        logfile = open(os.path.join(self.rundir, "kernel.log"), "wb")  # noqa: SIM115, ASYNC230 - the child keeps it
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *cmd,
@@ -118,18 +118,19 @@ class Kernel:
             return Path(self.rundir, "kernel.log").read_text(errors="replace")[-500:].strip()
         return ""
 
-    async def execute(self, code: str, timeout: float) -> Result:
-        """Run `code`; the kernel is stopped (its state lost) if it runs past `timeout` seconds
+    async def execute(self, code: str, seconds: float) -> Result:
+        """Run `code`; the kernel is stopped (its state lost) if it runs past `seconds`
         or dies (e.g. past its memory limit)."""
         assert self.client is not None
         result = Result()
         parts: list[str] = []
         msg_id = self.client.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
         try:
-            await asyncio.wait_for(self._collect(msg_id, result, parts), timeout)
+            async with asyncio.timeout(seconds):
+                await self._collect(msg_id, result, parts)
         except TimeoutError:
             result.timed_out = result.error = True
-            parts.append(f"\nExecution timed out after {timeout:g} seconds; the kernel was stopped and its state is lost.")
+            parts.append(f"\nExecution timed out after {seconds:g} seconds; the kernel was stopped and its state is lost.")
             await self.stop()
         except _KernelDied:
             result.error = True

@@ -25,6 +25,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,13 +141,14 @@ def check() -> str | None:
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed; install the 'bubblewrap' package"
     as_root = os.geteuid() == 0
-    probe = ["bwrap", "--unshare-net", "--unshare-pid", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin"]
-    if not as_root:
-        probe.append("--unshare-user")
-    try:
-        done = subprocess.run([*probe, "/usr/bin/true"], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bubblewrap failed to start: {exc}"
+    with tempfile.TemporaryDirectory(prefix="onward-ci-") as tmp:
+        if as_root:
+            os.chown(tmp, UID_BASE, UID_BASE)
+        probe = command([sys.executable, "-c", "import ipykernel, numpy, pandas, matplotlib"], Path(tmp), Path(tmp), as_root=as_root, uid=UID_BASE)
+        try:
+            done = subprocess.run(probe, capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bubblewrap failed to start: {exc}"
     if done.returncode != 0:
-        return f"bubblewrap cannot create its namespaces here: {done.stderr.decode(errors='replace').strip()}"
+        return f"the sandbox cannot start here: {done.stderr.decode(errors='replace').strip()[-500:]}"
     return None
