@@ -31,6 +31,7 @@ provider = "local"
 provider = "scripted"
 script = [
   {{ match = "Files written|^33", text = "The total is 33; the data is in sandbox:/mnt/data/temps.csv and the chart in temps.png." }},
+  {{ match = "QUIET LAKE", text = "The notes say QUIET LAKE." }},
   {{ match = "Traceback|Error", text = "The code failed." }},
   {{ match = "chart", tool_calls = [{{ name = "code_interpreter", arguments = {{ code = "{CHART}" }} }}] }},
   {{ match = "divide", tool_calls = [{{ name = "code_interpreter", arguments = {{ code = "1/0" }} }}] }},
@@ -210,3 +211,77 @@ def _run(srv, container_id: str, code: str) -> str:
         model="ci", input="run job", tools=[{"type": "code_interpreter", "container": container_id}], include=["code_interpreter_call.outputs"]
     )
     return "".join(o.logs for c in _code_calls(resp) for o in c.outputs or [] if o.type == "logs")
+
+
+def test_embedded_model_runs_the_flow(ci_server):
+    """The real embedded model, forced to call the tool: its code may be poor; the flow must hold."""
+    if ci_server.kind != "sqlite":
+        pytest.skip("the flow does not depend on the database; one run of the slow model is enough")
+    client = _client(ci_server)
+    resp = client.responses.create(
+        model="smollm2",
+        input="Use Python to compute 6 * 7.",
+        tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+        tool_choice={"type": "code_interpreter"},
+        include=["code_interpreter_call.outputs"],
+        max_output_tokens=30,
+    )
+    assert resp.status in ("completed", "incomplete")
+    calls = _code_calls(resp)
+    assert calls and calls[0].status == "completed" and calls[0].container_id.startswith("cntr_")
+    assert calls[0].outputs[0].type == "logs"
+    assert client.containers.retrieve(calls[0].container_id).status == "running"
+
+
+def test_assistants_face(ci_server):
+    """An Assistants run with code_interpreter: run steps with the code and its outputs (logs,
+    image -> file id), the answer with image_file content and a file_path annotation, a
+    streamed step delta carrying the code, files from tool_resources and attachments, and
+    state kept per thread."""
+    from openai import AssistantEventHandler
+
+    client = _client(ci_server)
+    upload = client.files.create(file=("notes.txt", b"quiet lake"), purpose="assistants")
+    asst = client.beta.assistants.create(model="ci", tools=[{"type": "code_interpreter"}], tool_resources={"code_interpreter": {"file_ids": [upload.id]}})
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "draw a chart"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=asst.id, poll_interval_ms=200)
+    assert run.status == "completed", run.last_error
+    steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc").data
+    tool_step = next(s for s in steps if s.type == "tool_calls")
+    (call,) = tool_step.step_details.tool_calls
+    assert call.type == "code_interpreter" and "to_csv" in call.code_interpreter.input
+    kinds = {o.type: o for o in call.code_interpreter.outputs}
+    assert "33" in kinds["logs"].logs
+    image_id = kinds["image"].image.file_id
+    assert client.files.content(image_id).read()[:8] == b"\x89PNG\r\n\x1a\n"
+    message = client.beta.threads.messages.list(thread.id, order="desc").data[0]
+    assert message.content[0].type == "image_file" and message.content[0].image_file.file_id.startswith("file-")
+    text = next(c for c in message.content if c.type == "text").text
+    paths = [a for a in text.annotations if a.type == "file_path"]
+    assert paths and text.value[paths[0].start_index : paths[0].end_index] == "sandbox:/mnt/data/temps.csv"
+    csv = client.files.content(paths[0].file_path.file_id).read().decode()
+    assert csv.splitlines()[1] == "Oslo,3"
+
+    # the assistant's file is in the thread's container; state persists within the thread
+    client.beta.threads.messages.create(thread.id, role="user", content="read the upload")
+    deltas: list[str] = []
+
+    class Handler(AssistantEventHandler):
+        def on_tool_call_delta(self, delta, snapshot):
+            if delta.type == "code_interpreter" and delta.code_interpreter and delta.code_interpreter.input:
+                deltas.append(delta.code_interpreter.input)
+
+    with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=asst.id, event_handler=Handler()) as stream:
+        stream.until_done()
+    assert "".join(deltas) == "print(open('/mnt/data/notes.txt').read().upper())"
+    answer = client.beta.threads.messages.list(thread.id, order="desc").data[0]
+    assert "QUIET LAKE" in answer.content[-1].text.value
+
+    # a message attachment for code_interpreter, and tool_choice forcing the tool
+    note = client.files.create(file=("job.py", b"print('attached', 2 + 2)"), purpose="assistants")
+    client.beta.threads.messages.create(thread.id, role="user", content="run job", attachments=[{"file_id": note.id, "tools": [{"type": "code_interpreter"}]}])
+    forced = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=asst.id, tool_choice={"type": "code_interpreter"}, poll_interval_ms=200)
+    assert forced.status == "completed", forced.last_error
+    steps = client.beta.threads.runs.steps.list(forced.id, thread_id=thread.id, include=[]).data
+    logs = [o.logs for s in steps if s.type == "tool_calls" for c in s.step_details.tool_calls for o in c.code_interpreter.outputs if o.type == "logs"]
+    assert any("attached 4" in x for x in logs)

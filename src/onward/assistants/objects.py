@@ -80,7 +80,25 @@ def _text_block(text: str, annotations: list[dict[str, Any]]) -> dict[str, Any]:
     for a in annotations:  # already in the Assistants form (imported threads)
         if a.get("type") in ("file_citation", "file_path") and "start_index" in a and "text" in a:
             out.append(a)
+    for a in annotations:  # files the code interpreter wrote: spans of the text (shifted past any markers)
+        if a.get("type") == "container_file_citation" and a.get("end_index", 0) > a.get("start_index", 0) and not _is_image(a.get("filename")):
+            shift = sum(len(citation_marker(n, c.get("filename"))) for n, c in enumerate(cites) if int(c["index"]) <= a["start_index"])
+            start, end = a["start_index"] + shift, a["end_index"] + shift
+            out.append({"type": "file_path", "text": text[start:end], "start_index": start, "end_index": end, "file_path": {"file_id": a.get("file_id")}})
     return {"type": "text", "text": {"value": text, "annotations": out}}
+
+
+def _is_image(name: str | None) -> bool:
+    return bool(name) and str(name).lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".webp"))
+
+
+def image_files(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The code interpreter's images cited in a Responses message, as Assistants image_file parts."""
+    return [
+        {"type": "image_file", "image_file": {"file_id": a["file_id"], "detail": "auto"}}
+        for a in annotations
+        if a.get("type") == "container_file_citation" and _is_image(a.get("filename")) and str(a.get("file_id", "")).startswith("file-")
+    ]
 
 
 def parts_to_content(parts: list[dict[str, Any]] | str) -> list[dict[str, Any]]:
@@ -90,6 +108,7 @@ def parts_to_content(parts: list[dict[str, Any]] | str) -> list[dict[str, Any]]:
     for part in parts:
         kind = part.get("type")
         if kind in ("input_text", "output_text"):
+            out += image_files(part.get("annotations") or [])
             out.append(_text_block(part.get("text", ""), part.get("annotations") or []))
         elif kind == "refusal":
             out.append({"type": "refusal", "refusal": part.get("refusal", "")})
@@ -138,8 +157,8 @@ def engine_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def engine_tool_choice(choice: Any) -> Any:
     if isinstance(choice, dict) and choice.get("type") == "function":
         return {"type": "function", "name": choice["function"]["name"]}
-    if isinstance(choice, dict) and choice.get("type") == "file_search":
-        return {"type": "file_search"}
+    if isinstance(choice, dict) and choice.get("type") in ("file_search", "code_interpreter"):
+        return {"type": choice["type"]}
     if isinstance(choice, dict):
         return "required"
     return choice or "auto"

@@ -167,8 +167,11 @@ class RunService:
         vector_stores: list[str] = []
         for resources in (thread.get("run_tool_resources") or assistant.get("tool_resources") or {}, thread.get("tool_resources") or {}):
             vector_stores += (resources.get("file_search") or {}).get("vector_store_ids") or []
+        code_files: list[str] = []  # copied into the thread's container when the tool runs
+        for resources in (assistant.get("tool_resources") or {}, thread.get("run_tool_resources") or {}, thread.get("tool_resources") or {}):
+            code_files += (resources.get("code_interpreter") or {}).get("file_ids") or []
         self.assistants.check_model(run["model"])
-        request = {"model": self.registry.get(run["model"]).name, "vector_store_ids": vector_stores, "include": include or [], "used": [0, 0], "pending_calls": []}
+        request = {"model": self.registry.get(run["model"]).name, "vector_store_ids": vector_stores, "code_file_ids": list(dict.fromkeys(code_files)), "include": include or [], "used": [0, 0], "pending_calls": []}
         em = Emitter(self.hub, run["id"], 0)
         if thread_event is not None:
             em.emit("thread.created", thread_event)

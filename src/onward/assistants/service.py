@@ -179,7 +179,14 @@ class AssistantsService:
         return out
 
     async def attach_files(self, thread_id: str, resources: dict[str, Any], attachments: list[dict[str, Any]]) -> None:
-        """file_search attachments join the thread's own vector store (created on demand)."""
+        """file_search attachments join the thread's own vector store (created on demand);
+        code_interpreter ones join the thread's `code_interpreter.file_ids` (copied into its
+        container when a run uses the tool)."""
+        code_ids = [a["file_id"] for a in attachments if any(t["type"] == "code_interpreter" for t in a["tools"])]
+        if code_ids:
+            ci = resources.setdefault("code_interpreter", {"file_ids": []})
+            ci["file_ids"] = list(dict.fromkeys([*(ci.get("file_ids") or []), *code_ids]))
+            await self.store.set_tool_resources(thread_id, resources)
         file_ids = [a["file_id"] for a in attachments if any(t["type"] == "file_search" for t in a["tools"])]
         if not file_ids or self.vector_stores is None:
             return

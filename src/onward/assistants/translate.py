@@ -21,6 +21,18 @@ def _delta(step: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     return {"id": step["id"], "object": "thread.run.step.delta", "delta": {"step_details": {"type": "tool_calls", "tool_calls": [entry]}}}
 
 
+def code_outputs(outputs: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A code_interpreter_call's outputs as a run step's: logs, and images by their File id
+    (the Assistants face exports them: their URL is /v1/files/{id}/content)."""
+    out: list[dict[str, Any]] = []
+    for o in outputs or []:
+        if o.get("type") == "logs":
+            out.append({"type": "logs", "logs": o.get("logs", "")})
+        elif o.get("type") == "image" and "/v1/files/" in str(o.get("url")):
+            out.append({"type": "image", "image": {"file_id": str(o["url"]).split("/v1/files/", 1)[1].split("/", 1)[0]}})
+    return out
+
+
 def _plain(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else value.model_dump(exclude_unset=True)
 
@@ -47,6 +59,7 @@ class Translator:
         self._notes: dict[str, list[dict[str, Any]]] = {}  # item id -> its Responses annotations so far
         self.kept: set[str] = set()  # ids of messages already in the thread
         self._searches: dict[str, dict[str, Any]] = {}  # file_search_call id -> its step
+        self._codes: dict[str, dict[str, Any]] = {}  # code_interpreter_call id -> its step
         self._closing: dict[str, Any] | None = None  # a finished message step, closed when the next one opens
         self.response: dict[str, Any] | None = None
 
@@ -109,6 +122,12 @@ class Translator:
                 step["step_details"]["tool_calls"].append(search)
                 self._searches[item["id"]] = step
                 self.em.emit("thread.run.step.delta", _delta(step, {"index": 0, "id": search["id"], "type": "file_search", "file_search": {}}))
+            elif item["type"] == "code_interpreter_call":
+                step = self._open_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
+                call: dict[str, Any] = {"id": new_id("call"), "type": "code_interpreter", "code_interpreter": {"input": "", "outputs": []}}
+                step["step_details"]["tool_calls"].append(call)
+                self._codes[item["id"]] = step
+                self.em.emit("thread.run.step.delta", _delta(step, {"index": 0, "id": call["id"], "type": "code_interpreter", "code_interpreter": {"input": "", "outputs": []}}))
             elif item["type"] == "function_call":
                 if self._tool_step is None:
                     self._tool_step = self._open_step("tool_calls", {"type": "tool_calls", "tool_calls": []})
@@ -136,6 +155,10 @@ class Translator:
                 self._text_len[event.item_id] = start + len(marker)
                 cite = {"index": event.annotation_index, "type": "file_citation", "text": marker, "start_index": start, "end_index": start + len(marker), "file_citation": {"file_id": note.get("file_id")}}
                 self.em.emit("thread.message.delta", {"id": event.item_id, "object": "thread.message.delta", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": marker, "annotations": [cite]}}]}})
+        elif kind == "response.code_interpreter_call_code.delta" and event.item_id in self._codes:
+            step = self._codes[event.item_id]
+            step["step_details"]["tool_calls"][0]["code_interpreter"]["input"] += event.delta
+            self.em.emit("thread.run.step.delta", _delta(step, {"index": 0, "type": "code_interpreter", "code_interpreter": {"input": event.delta}}))
         elif kind == "response.function_call_arguments.delta":
             at = self._call_index.get(event.item_id)
             if at is not None and self._tool_step is not None:
@@ -157,6 +180,14 @@ class Translator:
             elif item["type"] == "file_search_call" and item["id"] in self._searches:
                 step = self._searches.pop(item["id"])
                 step["step_details"]["tool_calls"][0]["file_search"]["results"] = file_search_results(item.get("results"))
+                self._end_step(step, "completed" if item.get("status") == "completed" else "failed")
+            elif item["type"] == "code_interpreter_call" and item["id"] in self._codes:
+                step = self._codes.pop(item["id"])
+                entry = step["step_details"]["tool_calls"][0]["code_interpreter"]
+                entry["input"] = item.get("code") or ""
+                entry["outputs"] = code_outputs(item.get("outputs"))
+                if entry["outputs"]:
+                    self.em.emit("thread.run.step.delta", _delta(step, {"index": 0, "type": "code_interpreter", "code_interpreter": {"outputs": [dict(o, index=n) for n, o in enumerate(entry["outputs"])]}}))
                 self._end_step(step, "completed" if item.get("status") == "completed" else "failed")
             elif item["type"] == "function_call":
                 self.calls.append(item)

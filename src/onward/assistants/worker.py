@@ -214,11 +214,32 @@ class Worker:
         for seq, name, data in events:
             self.hub.publish(run_id, seq, name, data)
 
-    def _params(self, run: dict[str, Any], req: dict[str, Any], history: list[dict[str, Any]], max_output: int | None) -> CreateResponse:
+    async def _container(self, run: dict[str, Any], req: dict[str, Any]) -> str | None:
+        """The thread's container (made on first use) when the run has code_interpreter, with
+        the run's `code_interpreter.file_ids` copied in once."""
+        if not any(t.get("type") == "code_interpreter" for t in run["tools"]):
+            return None
+        containers = self.svc.responses.containers
+        row = await containers.for_owner(run["thread_id"], f"thread {run['thread_id']}")
+        present = {f["path"] for f in (await containers.store.file_paths(row["id"])).values() if f["source"] == "user"}
+        copied = set(req.get("code_files_copied") or [])
+        for file_id in req.get("code_file_ids") or []:
+            if file_id in copied:
+                continue
+            found = await containers.files.store.get(file_id)
+            if found is None:
+                raise APIError(400, f"File '{file_id}' of code_interpreter.file_ids no longer exists.")
+            if found["filename"] not in present:
+                await containers.attach(row["id"], file_id)
+            copied.add(file_id)
+        req["code_files_copied"] = sorted(copied)
+        return str(row["id"])
+
+    def _params(self, run: dict[str, Any], req: dict[str, Any], history: list[dict[str, Any]], max_output: int | None, container: str | None = None) -> CreateResponse:
         choice = run.get("tool_choice")
-        if isinstance(choice, dict) and choice.get("type") == "code_interpreter":
-            raise APIError(400, "This run's tool_choice requires code_interpreter, which Onward does not run for Assistants runs yet. Remove it from tool_choice, or move this code path to the Responses API with a container.")
         tools = engine_tools(run["tools"])
+        if container is not None:
+            tools.append({"type": "code_interpreter", "container": container})
         search = next((t for t in run["tools"] if t.get("type") == "file_search"), None)
         if search is not None and req.get("vector_store_ids"):
             fs = search.get("file_search") or {}
@@ -246,7 +267,7 @@ class Worker:
             "max_output_tokens": max_output,
             "truncation": "auto" if (run.get("truncation_strategy") or {}).get("type", "auto") == "auto" else "disabled",
             "store": True,
-            "include": ["file_search_call.results"],
+            "include": ["file_search_call.results", "code_interpreter_call.outputs"],
         }
         if text_format:
             body["text"] = {"format": text_format}
@@ -268,8 +289,11 @@ class Worker:
         if not history:
             raise APIError(400, f"Thread {run['thread_id']} has no messages to run on. Add a message first.")
         await self._wait_for_files(run["id"], req.get("vector_store_ids") or [])
-        prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None), history=history[:-1])
+        container = await self._container(run, req)
+        prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None, container), history=history[:-1])
         req["turns"] = req.get("turns", 0) + 1  # model turns of this run (stored when it settles)
+        if prep.hosted and prep.hosted.get("code_interpreter"):
+            prep.hosted["export_files"] = True  # files the code makes become /v1/files (file_path, image_file)
         max_p = run.get("max_prompt_tokens")
         if max_p is not None:
             provider = svc.registry.models[prep.model].provider

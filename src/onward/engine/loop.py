@@ -245,5 +245,7 @@ def code_citations(text: str, written: list[dict[str, Any]]) -> list[dict[str, A
             start, length = text.find(name), len(name)
         if start < 0:
             start, length = len(text), 0
+        elif text[max(0, start - 8) : start] == "sandbox:":  # the link as the answer wrote it
+            start, length = start - 8, length + 8
         out.append({"type": "container_file_citation", "container_id": f["container_id"], "file_id": f["id"], "filename": name, "start_index": start, "end_index": start + length})
     return out

@@ -246,14 +246,25 @@ class ResponsesService:
         if config.get("code_interpreter"):
             hosted.code_interpreter = config["code_interpreter"]
             hosted.include_outputs = config["include_outputs"]
-            hosted.run_code = self._code_runner(config["code_interpreter"]["container"])
-            hosted.file_url = lambda cid, fid: f"{self.settings.public_url}/v1/containers/{cid}/files/{fid}/content"
+            hosted.run_code = self._code_runner(config["code_interpreter"]["container"], export=bool(config.get("export_files")))
+            base = self.settings.public_url
+            hosted.file_url = lambda cid, fid: f"{base}/v1/files/{fid}/content" if fid.startswith("file-") else f"{base}/v1/containers/{cid}/files/{fid}/content"
         return hosted
 
-    def _code_runner(self, container: str | dict[str, Any]):  # type: ignore[no-untyped-def]
+    def _code_runner(self, container: str | dict[str, Any], *, export: bool = False):  # type: ignore[no-untyped-def]
         """Run code in the tool's container; an `auto` one is made (with its files) at the
-        first call of the response. An APIError's param names the container."""
+        first call of the response. An APIError's param names the container. `export` (the
+        Assistants face): every file the code wrote is also copied to a File
+        (`assistants_output`), whose id replaces the container file's in the run's result."""
         chosen: list[str] = [container] if isinstance(container, str) else []
+
+        async def exported(cid: str, made: Any) -> Any:
+            for f in made.images + made.files:
+                _row, data = await self.containers.file_bytes(cid, f["id"])
+                name = f["path"].rsplit("/", 1)[-1]
+                obj = await self.containers.files.store.create(new_id("file"), filename=name, purpose="assistants_output", chunks=data)
+                f["container_file_id"], f["id"], f["exported"] = f["id"], obj["id"], True
+            return made
 
         async def run(code: str, _unused: Any = None) -> tuple[str, Any]:
             if not chosen:
@@ -261,7 +272,8 @@ class ResponsesService:
                 row = await self.containers.new("Container for a response", container, where="tools.container.")
                 chosen.append(row["id"])
             try:
-                return chosen[0], await self.containers.run(chosen[0], code)
+                made = await self.containers.run(chosen[0], code)
+                return chosen[0], (await exported(chosen[0], made)) if export else made
             except APIError as exc:
                 exc.param = chosen[0]
                 raise
