@@ -224,7 +224,8 @@ def test_embedded_model_runs_the_flow(ci_server):
         tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
         tool_choice={"type": "code_interpreter"},
         include=["code_interpreter_call.outputs"],
-        max_output_tokens=30,
+        temperature=0,
+        max_output_tokens=200,
     )
     assert resp.status in ("completed", "incomplete")
     calls = _code_calls(resp)

@@ -85,17 +85,23 @@ class ContainerService:
         self.locks: dict[str, asyncio.Lock] = {}
         self.problem: str | None = None  # why the sandbox cannot run here, if it cannot
         self._reaper: asyncio.Task | None = None
+        self._checked: asyncio.Task | None = None
 
     async def start(self) -> None:
         if sandbox.unconfined():
             log.warning("ONWARD_CODE_INTERPRETER_UNCONFINED is set: code interpreter kernels run WITHOUT the bubblewrap sandbox, with the server's own rights.")
-        else:
-            self.problem = await asyncio.to_thread(sandbox.check)
-            if self.problem:
-                log.warning("code interpreter unavailable: %s", self.problem)
+        else:  # checked beside start-up, not in its way; a call waits for the answer
+            self._checked = asyncio.create_task(self._check())
         self._reaper = asyncio.create_task(self._reap_loop())
 
+    async def _check(self) -> None:
+        self.problem = await asyncio.to_thread(sandbox.check)
+        if self.problem:
+            log.warning("code interpreter unavailable: %s", self.problem)
+
     async def stop(self) -> None:
+        if self._checked:
+            self._checked.cancel()
         if self._reaper:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -236,6 +242,8 @@ class ContainerService:
         """Run `code` in the container's kernel (started, or restarted after expiry, here).
         Raises APIError 503 `sandbox_unavailable` when the sandbox cannot start."""
         row = await self.row(cid)
+        if self._checked is not None:
+            await asyncio.shield(self._checked)
         if self.problem:
             raise APIError(503, f"The code interpreter sandbox cannot run on this server: {self.problem}. (An operator may set ONWARD_CODE_INTERPRETER_UNCONFINED=1 to run code unconfined.)", code="sandbox_unavailable")
         lock = self.locks.setdefault(cid, asyncio.Lock())

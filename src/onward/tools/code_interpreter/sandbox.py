@@ -144,7 +144,7 @@ def check() -> str | None:
     with tempfile.TemporaryDirectory(prefix="onward-ci-") as tmp:
         if as_root:
             os.chown(tmp, UID_BASE, UID_BASE)
-        probe = command([sys.executable, "-c", "import ipykernel, numpy, pandas, matplotlib"], Path(tmp), Path(tmp), as_root=as_root, uid=UID_BASE)
+        probe = command([sys.executable, "-c", "import ipykernel_launcher"], Path(tmp), Path(tmp), as_root=as_root, uid=UID_BASE)
         try:
             done = subprocess.run(probe, capture_output=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired) as exc:
