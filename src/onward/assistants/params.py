@@ -168,6 +168,9 @@ def check_run_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> None:
     """A run's tool_choice must name a tool the run has (else the run would fail later)."""
     if choice == "required" and not tools:
         raise invalid("tool_choice 'required' needs at least one tool in the run's 'tools'.", "tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in ("code_interpreter", "file_search"):
+        if not any(t.get("type") == choice["type"] for t in tools):
+            raise invalid(f"Invalid value for 'tool_choice': {choice['type']} is not among the run's tools.", "tool_choice")
     if isinstance(choice, dict) and choice.get("type") == "function":
         name = choice["function"]["name"]
         if not any(t.get("type") == "function" and t["function"]["name"] == name for t in tools):

@@ -50,3 +50,23 @@ def choice_grammar(options: list[str], suffix: str = "") -> str:
     alternatives = " | ".join(gbnf_literal(option) for option in options)
     tail = f" {gbnf_literal(suffix)}" if suffix else ""
     return f"root ::= ({alternatives}){tail}\n"
+
+
+# The code_interpreter call's arguments for the embedded model: `{"code": "…"}` whose code is
+# one to four simple statements (assignments to a few names, print of arithmetic), so a
+# 135M model's call is always syntactically valid, short Python. (Names may still be unbound:
+# the NameError is then the call's output.)
+CODE_CALL = r"""root ::= "{\"code\": \"" stmt ("\\n" stmt)? ("\\n" stmt)? ("\\n" stmt)? "\"}"
+stmt ::= "print(" expr ")" | var " = " expr
+expr ::= term (" " op " " term)? (" " op " " term)? (" " op " " term)?
+term ::= atom | "(" atom " " op " " atom ")"
+atom ::= num | var
+num ::= [1-9] [0-9]? [0-9]? [0-9]? | "0"
+var ::= "x" | "y" | "total" | "result"
+op ::= "+" | "-" | "*" | "/" | "**" | "%"
+"""
+
+
+def code_call_grammar() -> str:
+    """The grammar of a code_interpreter call's arguments (see CODE_CALL)."""
+    return CODE_CALL

@@ -329,11 +329,13 @@ def _text_grammar(text_format: dict[str, Any] | None) -> str | None:
 
 
 def _arg_grammars(tools: list[dict[str, Any]], names: list[str]) -> dict[str, str]:
-    from .grammars import GrammarError, json_schema_grammar
+    from .grammars import GrammarError, code_call_grammar, json_schema_grammar
 
     grammars = {}
     for tool in tools:
-        if tool["name"] in names:
+        if tool["name"] == "code_interpreter" and tool["name"] in names and list((tool.get("parameters") or {}).get("properties") or {}) == ["code"]:
+            grammars[tool["name"]] = code_call_grammar()  # the hosted tool: valid Python, not any string
+        elif tool["name"] in names:
             try:
                 grammars[tool["name"]] = json_schema_grammar(tool.get("parameters") or {})
             except GrammarError as exc:
