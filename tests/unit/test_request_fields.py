@@ -77,8 +77,8 @@ def _tool_types() -> set[str]:
 
 def test_every_sdk_tool_type_is_accepted():
     """Each tool type of the SDK's ToolParam either runs (function, custom, namespace,
-    file_search) or is echoed and left out of the model's view (toolset.NOT_RUN)."""
-    runs = {"function", "custom", "namespace", "file_search"}
+    file_search, code_interpreter) or is echoed and left out of the model's view (toolset.NOT_RUN)."""
+    runs = {"function", "custom", "namespace", "file_search", "code_interpreter"}
     assert _tool_types() - runs - toolset.NOT_RUN == set()
 
 
