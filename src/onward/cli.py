@@ -16,7 +16,7 @@ import typer
 from .config import Settings
 from .migrate.cli import app as migrate_app
 
-app = typer.Typer(help="Onward: the Responses API and the Assistants API v2 on any model.", no_args_is_help=True)
+app = typer.Typer(help="Onward: the Responses API and the Assistants API v2 on any model.", no_args_is_help=True, rich_markup_mode="markdown")
 
 
 def _loopback(host: str) -> bool:

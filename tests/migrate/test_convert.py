@@ -49,3 +49,11 @@ def test_python_output_is_the_same_data():
     assert namespace["A_2ND_BOT"] == {"model": "gpt-4o"}
     ts = as_typescript(converted)
     assert "export const DATA_ANALYST: ResponseCreateParamsNonStreaming = {" in ts and '"container": {' in ts
+
+
+def test_assistants_sharing_a_name_get_distinct_constants():
+    twins = convert_all([{"id": "asst_one", "name": "Math Tutor", "model": "gpt-4o"}, {"id": "asst_two", "name": "Math Tutor", "model": "gpt-4o-mini"}])
+    namespace: dict = {}
+    exec(compile(as_python(twins), "settings.py", "exec"), namespace)
+    assert namespace["MATH_TUTOR_ASST_ONE"]["model"] == "gpt-4o" and namespace["MATH_TUTOR_ASST_TWO"]["model"] == "gpt-4o-mini"
+    assert as_typescript(twins).count("export const MATH_TUTOR_ASST_") == 2

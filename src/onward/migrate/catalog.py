@@ -76,6 +76,18 @@ STREAM_EVENTS: dict[str, str] = {
     "thread.message.incomplete": "response.incomplete",
 }
 
+def event_name(text: object) -> str | None:
+    """The Assistants event a string literal names: `"thread.message.delta"`, or the SSE line
+    forms `"event: thread.message.delta"` / `"event:thread.run.completed"` that hand-written
+    parsers compare lines with."""
+    if not isinstance(text, str):
+        return None
+    name = text.strip()
+    if name.startswith("event:"):
+        name = name[6:].strip()
+    return name if name in STREAM_EVENTS else None
+
+
 FLAGS: dict[str, str] = {
     "retired_model": "the model is shut down or being shut down: pick the replacement",
     "additional_instructions": "no equivalent: concatenate into instructions explicitly",

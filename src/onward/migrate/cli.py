@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-app = typer.Typer(help="Move Assistants API code and data to the Responses API.", no_args_is_help=True)
+app = typer.Typer(help="Move Assistants API code and data to the Responses API.", no_args_is_help=True, rich_markup_mode="markdown")
 
 
 @contextmanager
@@ -29,7 +29,8 @@ def _remote(base_url: str | None) -> Iterator[None]:
         typer.echo(f"{base_url} refused the API key (401): pass --api-key or set OPENAI_API_KEY.", err=True)
         raise typer.Exit(1) from exc
     except openai.APIStatusError as exc:
-        typer.echo(f"{base_url} answered {exc.status_code}: {exc.message}", err=True)
+        hint = " Is the URL the API's base, ending in /v1?" if exc.status_code == 404 and not str(base_url).rstrip("/").endswith("/v1") else ""
+        typer.echo(f"{base_url} answered {exc.status_code}: {exc.message}.{hint}", err=True)
         raise typer.Exit(1) from exc
 
 
@@ -83,7 +84,7 @@ def import_(
     Formats are detected: the directory `onward migrate export` writes; raw list pages
     (`{"object": "list", "data": [...]}`) of messages, runs or steps, v1 or v2; JSON Lines with
     one message per line (keys `thread_id`, `message_id`/`id`, `role`, `text`/`content`,
-    `created_at` as Unix seconds or ISO 8601, optional `assistant_id`, `run_id`, `metadata`);
+    `created_at` as Unix seconds, milliseconds or ISO 8601, optional `assistant_id`, `run_id`, `metadata`);
     CSV with the same columns; JSON dumps. A thread becomes a conversation with the same id,
     usable through `/v1/threads` and `/v1/conversations` at once. Bad lines are listed as
     FILE:LINE with the reason and skipped; re-running adds nothing twice. With `--to`, threads
@@ -113,7 +114,15 @@ def import_(
         task = progress.add_task("reading", total=None)
         staging = stage(paths, errors, warnings, progress=lambda n: progress.advance(task, n))
         counts = staging.counts()
+        if not counts:
+            staging.close()
+            for line in errors[:20]:
+                err.print(f"[red]skipped[/] {line}")
+            err.print("Nothing to import: no readable assistants, threads, messages, runs or steps in " + ", ".join(map(str, paths)) + ".")
+            raise typer.Exit(1)
         counts["thread"] = len(staging.thread_ids())
+        target = to or _database_url(db)
+        err.print(f"{'checking against' if dry_run else 'importing into'} {target.split('@')[-1]}")
         total = sum(n for kind, n in counts.items() if kind != "thread")
         progress.update(task, description="writing" if not dry_run else "checking", total=total, completed=0)
         advance = lambda n: progress.advance(task, n)  # noqa: E731
@@ -133,11 +142,10 @@ def import_(
 
 
 async def _write_db(url: str | None, staging, dry_run: bool, progress):
-    from ..config import Settings
     from ..store.db import ensure_database, make_engine, migrate, normalize_url
     from .importers.local import write_local
 
-    url = url or Settings.from_env().database_url
+    url = _database_url(url)
     if normalize_url(url).startswith("postgresql"):
         await ensure_database(url)
     engine = make_engine(url)
@@ -146,6 +154,12 @@ async def _write_db(url: str | None, staging, dry_run: bool, progress):
         return await write_local(engine, staging, dry_run=dry_run, progress=progress)
     finally:
         await engine.dispose()
+
+
+def _database_url(url: str | None) -> str:
+    from ..config import Settings
+
+    return url or Settings.from_env().database_url
 
 
 def _progress(console: Console) -> Progress:

@@ -112,11 +112,19 @@ def _ident(name: str | None, fallback: str) -> str:
     return base if not base[0].isdigit() else f"A_{base}"
 
 
+def _names(converted: list[dict[str, Any]]) -> list[str]:
+    """One constant name per assistant; assistants sharing a name get their id appended."""
+    names = [_ident(e["name"], e["assistant_id"] or "assistant") for e in converted]
+    return [
+        f"{name}_{_ident(None, e['assistant_id'] or str(i))}" if names.count(name) > 1 else name
+        for i, (name, e) in enumerate(zip(names, converted, strict=True))
+    ]
+
+
 def as_python(converted: list[dict[str, Any]]) -> str:
     """A module of settings dicts, one per assistant, ready for `client.responses.create(**X, input=…)`."""
     lines = ['"""Responses settings converted from Assistants by `onward migrate convert`."""', ""]
-    for entry in converted:
-        name = _ident(entry["name"], entry["assistant_id"] or "assistant")
+    for entry, name in zip(converted, _names(converted), strict=True):
         lines.append(f"# {entry['assistant_id']} ({entry['name'] or 'unnamed'})")
         lines += [f"# note: {n}" for n in entry["notes"]]
         lines.append(f"{name} = {pprint.pformat(entry['settings'], indent=1, width=100, sort_dicts=False)}")
@@ -128,8 +136,7 @@ def as_python(converted: list[dict[str, Any]]) -> str:
 def as_typescript(converted: list[dict[str, Any]]) -> str:
     """TypeScript constants, one per assistant, typed as the SDK's create params."""
     lines = ["// Responses settings converted from Assistants by `onward migrate convert`.", 'import type { ResponseCreateParamsNonStreaming } from "openai/resources/responses/responses";', ""]
-    for entry in converted:
-        name = _ident(entry["name"], entry["assistant_id"] or "assistant")
+    for entry, name in zip(converted, _names(converted), strict=True):
         lines.append(f"// {entry['assistant_id']} ({entry['name'] or 'unnamed'})")
         lines += [f"// note: {n}" for n in entry["notes"]]
         lines.append(f"export const {name}: ResponseCreateParamsNonStreaming = {json.dumps(entry['settings'], indent=2, ensure_ascii=False)};")

@@ -134,8 +134,8 @@ def export(client: openai.OpenAI, thread_ids: list[str], out: Path, *, progress:
 def _thread(client: openai.OpenAI, thread_id: str, threads_dir: Path) -> tuple[int, int, int]:
     scratch = threads_dir / f".{thread_id}.partial"
     shutil.rmtree(scratch, ignore_errors=True)
+    thread = json.loads(client.beta.threads.with_raw_response.retrieve(thread_id).text)  # 404 before any folder exists
     scratch.mkdir()
-    thread = json.loads(client.beta.threads.with_raw_response.retrieve(thread_id).text)
     (scratch / "thread.json").write_text(json.dumps(thread, ensure_ascii=False, indent=1))
     messages = _write_lines(scratch / "messages.jsonl", _pages(partial(client.beta.threads.messages.with_raw_response.list, thread_id)))
     runs = list(_pages(partial(client.beta.threads.runs.with_raw_response.list, thread_id)))

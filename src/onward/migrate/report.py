@@ -12,9 +12,13 @@ from .catalog import FLAGS
 from .scan import ScanResult
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def scan_table(result: ScanResult, console: Console) -> None:
     """Print the findings grouped by file, then counts by API and by risk flag."""
-    table = Table(title=f"Assistants API call sites: {len(result.findings)} in {result.files_scanned} files", show_lines=False)
+    table = Table(title=f"Assistants API call sites: {len(result.findings)} in {_n(result.files_scanned, 'file')}", show_lines=False)
     table.add_column("where", style="cyan", no_wrap=True)
     table.add_column("api", style="bold", no_wrap=True)
     table.add_column("Responses equivalent")
@@ -48,7 +52,7 @@ def scan_markdown(result: ScanResult) -> str:
     out = [
         "# Assistants API scan",
         "",
-        f"{len(result.findings)} call sites in {result.files_scanned} files scanned on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"{_n(len(result.findings), 'call site')} in {_n(result.files_scanned, 'file')} scanned on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         "",
         "## By API",
         "",
@@ -64,9 +68,8 @@ def scan_markdown(result: ScanResult) -> str:
     for f in result.findings:
         if f.path != current:
             current = f.path
-            out += ["", f"### {f.path}", "", "| line | api | Responses equivalent | flags |", "|---:|---|---|---|"]
-        flags = ", ".join(f.flags + f.notes)
-        out.append(f"| {f.line} | `{f.api}` | {f.replacement} | {flags} |")
+            out += ["", f"### {f.path}", "", "| line | api | Responses equivalent | flags | notes |", "|---:|---|---|---|---|"]
+        out.append(f"| {f.line} | `{f.api}` | {f.replacement} | {', '.join(f.flags)} | {'; '.join(f.notes)} |")
     if result.errors:
         out += ["", "## Files not scanned", ""] + [f"- {e}" for e in result.errors]
     return "\n".join(out) + "\n"

@@ -112,24 +112,30 @@ def _json(path: Path, report: Report) -> Iterator[Record]:
     yield from _value(data, str(path), report)
 
 
-def _value(data: Any, where: str, report: Report, thread: str | None = None) -> Iterator[Record]:
+# In a dump, what a list is filed under says what its entries are, `object` key or not.
+DUMP_KEYS = {"assistants": "assistant", "threads": "thread", "messages": "thread.message", "runs": "thread.run", "steps": "thread.run.step"}
+
+
+def _value(data: Any, where: str, report: Report, thread: str | None = None, kind: str | None = None) -> Iterator[Record]:
     if isinstance(data, list):
         for i, entry in enumerate(data):
-            yield from _entry(entry, f"{where}[{i}]", report, thread)
+            yield from _entry(entry, f"{where}[{i}]", report, thread, kind)
     elif isinstance(data, dict) and data.get("object") == "list" and isinstance(data.get("data"), list):
-        yield from _value(data["data"], f"{where}.data", report, thread)
-    elif isinstance(data, dict) and any(k in data for k in ("assistants", "threads", "messages", "runs", "steps")) and "object" not in data:
-        for key in ("assistants", "threads", "messages", "runs", "steps"):
+        yield from _value(data["data"], f"{where}.data", report, thread, kind)
+    elif isinstance(data, dict) and any(k in data for k in DUMP_KEYS) and "object" not in data and "role" not in data:
+        for key, inner in DUMP_KEYS.items():
             if key in data:
-                yield from _value(data[key], f"{where}.{key}", report, thread)
+                yield from _value(data[key], f"{where}.{key}", report, thread, inner)
     else:
-        yield from _entry(data, where, report, thread)
+        yield from _entry(data, where, report, thread, kind)
 
 
-def _entry(entry: Any, where: str, report: Report, thread: str | None) -> Iterator[Record]:
+def _entry(entry: Any, where: str, report: Report, thread: str | None, kind: str | None = None) -> Iterator[Record]:
     if isinstance(entry, dict) and entry.get("object") == "list":
-        yield from _value(entry, where, report, thread)
+        yield from _value(entry, where, report, thread, kind)
         return
+    if isinstance(entry, dict) and kind and "object" not in entry:
+        entry = {**entry, "object": kind}
     nested = {k: entry.pop(k) for k in ("messages", "runs", "steps") if isinstance(entry, dict) and isinstance(entry.get(k), list | dict)}
     try:
         record = record_from_object(entry, where, thread)
@@ -139,7 +145,7 @@ def _entry(entry: Any, where: str, report: Report, thread: str | None) -> Iterat
     yield record
     inner = record.id if record.kind == "thread" else thread
     for key, value in nested.items():
-        yield from _value(value, f"{where}.{key}", report, inner)
+        yield from _value(value, f"{where}.{key}", report, inner, DUMP_KEYS[key])
 
 
 def _export_dir(root: Path, report: Report) -> Iterator[Record]:

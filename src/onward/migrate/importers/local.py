@@ -100,7 +100,7 @@ async def _thread(conn: AsyncConnection, staging: Staging, thread_id: str, tally
         return
     if row is None:
         tally.threads += 1
-        created_at = thread["created_at"] if thread else None
+        created_at = (thread or {}).get("created_at") or None
         next_position = 0
         first = True
     else:

@@ -189,7 +189,8 @@ def record_from_object(obj: dict[str, Any], where: str, default_thread: str | No
         return message_from_row(obj, where, default_thread)
     if not isinstance(obj.get("id"), str) or not obj["id"]:
         raise BadRecord(f"{obj.get('object')} object without an id")
-    created_at = parse_time(obj.get("created_at"))
+    # a thread from an app's own dump may carry no time: its first message gives it
+    created_at = 0 if kind == "thread" and obj.get("created_at") in (None, "") else parse_time(obj.get("created_at"))
     body = dict(obj)
     warnings: list[str] = []
     if kind == "assistant":

@@ -11,7 +11,7 @@ from functools import cache
 
 import tree_sitter as ts
 
-from ..catalog import STREAM_EVENTS, replacement, retired, snake
+from ..catalog import event_name, replacement, retired, snake
 from . import Finding
 
 RESOURCES = {"assistants", "threads", "vectorStores", "vector_stores"}
@@ -111,9 +111,9 @@ class _Scanner:
         elif kind == "member_expression":
             self._usage(node)
         elif kind == "string":
-            value = _string_value(node)
-            if value in STREAM_EVENTS:
-                self._add(node, f"sse:{value}")
+            name = event_name(_string_value(node))
+            if name:
+                self._add(node, f"sse:{name}")
         for child in node.children:
             self._visit(child, loops, in_function)
 

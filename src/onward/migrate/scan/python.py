@@ -12,7 +12,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from ..catalog import STREAM_EVENTS, replacement, retired
+from ..catalog import event_name, replacement, retired
 from . import Finding
 
 CLIENT_CLASSES = {"OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI"}
@@ -271,9 +271,9 @@ class _Visitor(cst.CSTVisitor):
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         if id(node) in self.docstrings:
             return
-        value = node.evaluated_value
-        if isinstance(value, str) and value in STREAM_EVENTS:
-            self._add(node, f"sse:{value}")
+        name = event_name(node.evaluated_value)
+        if name:
+            self._add(node, f"sse:{name}")
 
 
 def _is_run_result(api: str) -> bool:

@@ -30,3 +30,11 @@ def chat(thread_id: str):
                     break
 
     return Response(generate(), mimetype="text/plain")
+
+
+def legacy_stream(lines):
+    """An older handler that compares whole SSE lines."""
+    for line in lines:
+        if line.startswith("event: thread.message.completed"):  # expect: sse:thread.message.completed
+            return True
+    return False
