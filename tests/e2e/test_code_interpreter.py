@@ -286,3 +286,12 @@ def test_assistants_face(ci_server):
     steps = client.beta.threads.runs.steps.list(forced.id, thread_id=thread.id, include=[]).data
     logs = [o.logs for s in steps if s.type == "tool_calls" for c in s.step_details.tool_calls for o in c.code_interpreter.outputs if o.type == "logs"]
     assert any("attached 4" in x for x in logs)
+
+    # deleting the thread deletes its container (its directory under the data dir goes)
+    def dirs() -> set[str]:
+        return {p.name for p in (ci_server.tmp / "containers").iterdir()}
+
+    before = dirs()
+    client.beta.threads.delete(thread.id)
+    gone = before - dirs()
+    assert len(gone) == 1 and next(iter(gone)).startswith("cntr_")

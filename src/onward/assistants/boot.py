@@ -16,5 +16,7 @@ async def start_service(engine: Any, services: Any) -> tuple[AssistantsService, 
     assistants = AssistantsService(AssistantStore(engine), conversations, runs, services.registry, services.vector_stores)
     run_service = RunService(services.settings, services.registry, services.responses, assistants, runs)
     assistants.before_thread_delete = run_service.cancel_active
+    if services.containers is not None:
+        assistants.after_thread_delete = services.containers.delete_owned
     await run_service.start()
     return assistants, run_service

@@ -30,6 +30,7 @@ class AssistantsService:
         self.registry = registry
         self.vector_stores = vector_stores
         self.before_thread_delete: Any = None  # set by the run service: cancels an active run
+        self.after_thread_delete: Any = None  # set at boot: deletes the thread's container
 
     # -- assistants -------------------------------------------------------------------
     def check_model(self, name: str) -> None:
@@ -162,6 +163,8 @@ class AssistantsService:
         if not await self.conversations.delete(thread_id):
             raise no_thread(thread_id)
         await self.store.forget_thread(thread_id)
+        if self.after_thread_delete is not None:
+            await self.after_thread_delete(thread_id)
         return {"id": thread_id, "object": "thread.deleted", "deleted": True}
 
     # -- messages ---------------------------------------------------------------------

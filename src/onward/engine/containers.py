@@ -282,6 +282,13 @@ class ContainerService:
             await self.store.touch(cid)
             return Run(result, files, images)
 
+    async def delete_owned(self, owner: str) -> None:
+        """Delete the container an owner (a deleted thread) kept, its kernel and files."""
+        row = await self.store.by_owner(owner)
+        if row is not None:
+            with contextlib.suppress(APIError):  # deleted meanwhile
+                await self.delete(row["id"])
+
     async def for_owner(self, owner: str, name: str) -> dict[str, Any]:
         """The container an owner (a thread) keeps, made on first use."""
         row = await self.store.by_owner(owner)
