@@ -86,6 +86,8 @@ def serve(
         )
         raise typer.Exit(2)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level.lower() != "debug":  # schema migrations speak only when asked: the ready line is the news
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     sock = _bind(settings.host, settings.port)
     bound_port = sock.getsockname()[1]  # --port 0 picks a free one
     if settings.database_url.startswith(("postgres://", "postgresql")):
