@@ -202,6 +202,11 @@ def test_file_field_without_filename_and_utf8_name(server):
     client.files.delete(resp.json()["id"])
 
 
+def _stored(tmp_path) -> list[str]:
+    """The files a data directory holds, without its storage-id marker (.onward-storage-id)."""
+    return sorted(p.name for p in (tmp_path / "files").iterdir() if not p.name.startswith("."))
+
+
 def test_oversized_upload_is_413_and_leaves_nothing(tmp_path):
     srv = Server(tmp_path, f"sqlite:///{tmp_path / 'o.db'}", SCRIPTED_TOML, env={"ONWARD_MAX_FILE_BYTES": "1000000"}).start()
     try:
@@ -212,7 +217,7 @@ def test_oversized_upload_is_413_and_leaves_nothing(tmp_path):
         body = err.value.body
         assert (body["type"], body["param"], body["code"]) == ("invalid_request_error", "file", "file_too_large")
         assert "1000000 bytes" in body["message"]
-        assert list((tmp_path / "files").iterdir()) == []
+        assert _stored(tmp_path) == []
         assert client.files.list().data == []
 
         # far over the limit: the server stops storing at once and still answers 413 cleanly
@@ -222,10 +227,10 @@ def test_oversized_upload_is_413_and_leaves_nothing(tmp_path):
 
         exact = client.files.create(file=("exact.bin", b"e" * 1_000_000), purpose="assistants")  # the limit itself is allowed
         assert exact.bytes == 1_000_000
-        assert [p.name for p in (tmp_path / "files").iterdir()] == [exact.id]
+        assert _stored(tmp_path) == [exact.id]
         assert [f.id for f in client.files.list().data] == [exact.id]
         client.files.delete(exact.id)
-        assert list((tmp_path / "files").iterdir()) == []
+        assert _stored(tmp_path) == []
     finally:
         srv.stop()
 
@@ -340,7 +345,7 @@ def test_file_store_directly(tmp_path):
 
             with pytest.raises(RuntimeError):
                 await store.put_blob("file-broken", failing())
-            assert sorted(p.name for p in (tmp_path / "files").iterdir()) == ["file-direct1"]
+            assert _stored(tmp_path) == ["file-direct1"]
             assert await store.get("file-broken") is None
 
             await store.create("file-expired", filename="e.txt", purpose="batch", chunks=b"old", expires_after=-1)
@@ -353,11 +358,11 @@ def test_file_store_directly(tmp_path):
             stale.write_bytes(b"half")
             os.utime(stale, (time.time() - 2 * 86400,) * 2)
             assert await store.purge_expired() == 1
-            assert sorted(p.name for p in (tmp_path / "files").iterdir()) == ["file-direct1"]
+            assert _stored(tmp_path) == ["file-direct1"]
 
             assert await store.delete("file-direct1") is True
             assert await store.delete("file-direct1") is False
-            assert list((tmp_path / "files").iterdir()) == []
+            assert _stored(tmp_path) == []
         finally:
             await engine.dispose()
 
