@@ -357,3 +357,85 @@ def audit(
             tt.add_row(th["id"], str(th["messages"]), str(th["runs"]), "\n".join(th["flags"]))
         console.print(tt)
     console.print(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report["totals"].items()))
+
+
+@app.command()
+def codemod(
+    paths: Annotated[list[Path], typer.Argument(help="Python files or folders to rewrite.")],
+    write: Annotated[bool, typer.Option("--write", help="Rewrite the files in place (default: print a unified diff).")] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the report rows (rewrites and TODOs) to this file: .json, or Markdown otherwise.")] = None,
+) -> None:
+    """Rewrite Assistants API code into Responses API code (Steps 3 to 5 of the guide), with libcst.
+
+    Assistant creation becomes a settings dict passed as `**settings` to `responses.create`;
+    threads/messages become conversations and their items; runs (and status polling) become
+    `responses.create(conversation=…)`; `requires_action` loops become loops over
+    `function_call` items answered with `function_call_output` items; `AssistantEventHandler`
+    + `runs.stream` become `responses.stream` events; usage, `last_error`, `response_format`,
+    `tool_resources` and `beta.vector_stores` follow. What is not provably safe is left as it was
+    with a `# TODO(onward-migrate): …` comment and a report row. Exit code 2 for a missing path,
+    1 when a file does not parse.
+    """
+    import json
+
+    from .codemod import codemod as run_codemod
+    from .codemod import diff
+
+    for path in paths:
+        if not path.exists():
+            typer.echo(f"{path} does not exist.", err=True)
+            raise typer.Exit(2)
+    results = run_codemod(paths)
+    rows = [note.__dict__ for result in results for note in result.notes]
+    for result in results:
+        if result.error:
+            typer.echo(f"{result.path}: {result.error}", err=True)
+        elif write and result.changed:
+            Path(result.path).write_text(result.after)
+        elif not write and result.changed:
+            typer.echo(diff(result), nl=False)
+    todos = [r for r in rows if r["kind"] == "todo"]
+    if report is not None:
+        if report.suffix == ".json":
+            report.write_text(json.dumps({"files": len(results), "changed": sum(r.changed for r in results), "rows": rows}, indent=2))
+        else:
+            lines = ["| file:line | pattern | what | note |", "|---|---|---|---|"]
+            lines += [f"| {r['path']}:{r['line']} | {r['pattern']} | {r['kind']} | {r['message']} |" for r in rows]
+            report.write_text("\n".join(lines) + "\n")
+    typer.echo(f"{sum(r.changed for r in results)} of {len(results)} files changed, {len(rows) - len(todos)} rewrites, {len(todos)} TODOs", err=True)
+    for r in todos:
+        typer.echo(f"  TODO {r['path']}:{r['line']}: {r['message']}", err=True)
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    config: Annotated[Path, typer.Argument(help="The compare config (TOML): suite, repeats, concurrency, [pricing.MODEL], [targets.NAME].")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.json and report.html.")] = Path("compare-report"),
+) -> None:
+    """Run the same suite against two or more targets (Assistants and Responses) side by side.
+
+    Measures per target: latency p50/p95 per turn and per conversation (ms), time to first token
+    (streamed), input/output/total tokens and cost per conversation (USD, from the pricing table
+    per million tokens), tool-call accuracy against the suite (0–1) and agreement with the first
+    target, error rate by kind, output similarity. Writes `OUT/results.json` and a self-contained
+    `OUT/report.html`. 429s and 5xx are retried by the SDK (`max_retries`); `concurrency` caps the
+    conversations in flight. Exit code 2 on a config or suite mistake.
+    """
+    from .compare import ConfigError, load
+    from .compare import compare as run_compare
+
+    try:
+        cfg = load(config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    err = Console(stderr=True)
+    per_target = len(cfg.suite) * cfg.repeats
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=False) as progress:
+        tasks = {t.name: progress.add_task(t.name, total=per_target) for t in cfg.targets}
+        results = run_compare(cfg, out, progress=lambda name: progress.update(tasks[name], advance=1))
+    for name, t in results["targets"].items():
+        err.print(f"{name}: p50 {t['latency_ms']['p50']} ms, p95 {t['latency_ms']['p95']} ms, TTFT p50 {t['ttft_ms']['p50']} ms, cost/conv ${t['cost_usd']}, tool accuracy {t['tool_call_accuracy']}, errors {t['error_rate']}")
+    err.print(f"wrote {out / 'results.json'} and {out / 'report.html'}")
