@@ -3,7 +3,10 @@ import json
 from openai import OpenAI
 
 client = OpenAI()
-assistant = dict(model="gpt-4o-mini", tools=[{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}, "strict": False}])
+assistant = dict(
+    model="gpt-4o-mini",
+    tools=[{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}, "strict": False}],
+)
 thread = client.conversations.create()
 run = client.responses.create(conversation=thread.id, input=[{"role": "user", "content": "Look it up."}], **assistant)
 while any(item.type == "function_call" for item in run.output):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from .base import Context, Pattern, beta_api, code, dotted, expr, kw
+from .base import Context, Pattern, beta_api, code, dotted, expr
 
 DROPPED = ("name", "description")  # not Responses settings; kept nowhere
 
@@ -88,6 +88,7 @@ class Assistants(Pattern):
     def _settings(self, original: cst.Call, call: cst.Call):
         args: list[cst.Arg] = []
         tools: cst.List | None = None
+        tools_at: int | None = None
         resources: cst.Dict | None = None
         for a in call.args:
             name = a.keyword.value if a.keyword else None
@@ -101,33 +102,41 @@ class Assistants(Pattern):
                     self.todo(original, "tools is not a literal list: flatten function tools ({'type': 'function', 'name', 'parameters', 'strict'}) before passing them to responses.create")
                     return call
                 tools = a.value
+                tools_at = len(args)
+                args.append(a)
                 continue
             if name == "tool_resources":
                 if not isinstance(a.value, cst.Dict):
                     self.todo(original, "tool_resources is not a literal: move vector_store_ids onto the file_search tool and file_ids into a code_interpreter container")
                     return call
                 resources = a.value
+                if tools_at is None:
+                    tools_at = len(args)
+                    args.append(a)
                 continue
             if name == "response_format":
                 text = self._text_format(a.value)
                 if text is None:
                     self.todo(original, "response_format is not a literal json_schema/json_object: pass text={'format': {'type': 'json_schema', 'name', 'schema', 'strict'}} instead")
                     return call
-                args.append(kw("text", text))
+                args.append(a.with_changes(keyword=cst.Name("text"), value=text))
                 continue
             if name in ("model", "instructions", "temperature", "top_p", "metadata"):
-                args.append(a.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+                args.append(a)  # as written, its comma and line break included
                 continue
             self.todo(original, f"assistants.create({name}=…) has no Responses setting")
             return call
         if tools is not None or resources is not None:
             converted = self._tools(original, tools, resources)
-            if converted is None:
+            if converted is None or tools_at is None:
                 return call
-            args.append(kw("tools", converted))
+            args[tools_at] = args[tools_at].with_changes(keyword=cst.Name("tools"), value=converted)
+        trailing = bool(call.args) and not isinstance(call.args[-1].comma, cst.MaybeSentinel)
+        if args:  # the last argument written may have been dropped: end as the call ended
+            args[-1] = args[-1].with_changes(comma=call.args[-1].comma if trailing else cst.MaybeSentinel.DEFAULT)
         self.ctx.assistants_converted = True
         self.done(original, "assistants.create → a dict of responses.create settings")
-        return cst.Call(func=cst.Name("dict"), args=[a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in args])
+        return cst.Call(func=cst.Name("dict"), args=args, whitespace_before_args=call.whitespace_before_args)
 
     def _text_format(self, value: cst.BaseExpression) -> cst.BaseExpression | None:
         if isinstance(value, cst.SimpleString) and value.evaluated_value == "auto":
