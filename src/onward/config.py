@@ -45,6 +45,8 @@ class Settings:
     upstream_timeout: float = 600.0
     upstream_retries: int = 3
     lease_seconds: float = 30.0  # a background job whose worker is silent this long is orphaned
+    redis_url: str | None = None  # rate limits shared by every process using it (else per process)
+    redis_prefix: str = "onward:rl:"  # key prefix in Redis (several deployments on one Redis)
 
     @property
     def public_url(self) -> str:
@@ -71,6 +73,8 @@ class Settings:
         s.workers = int(_env("WORKERS", str(s.workers)) or s.workers)
         s.upstream_timeout = float(_env("UPSTREAM_TIMEOUT", str(s.upstream_timeout)) or 600)
         s.upstream_retries = int(_env("UPSTREAM_RETRIES", str(s.upstream_retries)) or 3)
+        s.redis_url = _env("REDIS_URL") or None
+        s.redis_prefix = _env("REDIS_PREFIX", s.redis_prefix) or s.redis_prefix
         s.lease_seconds = float(_env("LEASE_SECONDS", str(s.lease_seconds)) or 30)
         for key, value in overrides.items():
             if value is not None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from ..engine.params import CompactRequest, CreateResponse, InputTokensRequest
+from ..engine.ratelimit import caller_of
 from ..errors import invalid
 from .deps import json, page_params, services
 from .errors import parse_json, validate
@@ -21,15 +22,17 @@ router = APIRouter()
 async def create_response(request: Request) -> Response:
     params = validate(CreateResponse, parse_json(await request.body()))
     svc = services(request).responses
-    prep = await svc.prepare(params)
+    caller = caller_of(request.headers.get("authorization"), bool(services(request).settings.api_keys))
+    prep = await svc.prepare(params, caller=caller)
     if prep.background:
         first = await svc.enqueue(prep)
-        if not prep.stream:
-            return json(prep.body)
-        return sse(_follow(svc, prep.body["id"], first))
-    if prep.stream:
-        return sse(frames(svc.run_inline(prep)))
-    return json(await svc.create(prep))
+        reply = json(prep.body) if not prep.stream else sse(_follow(svc, prep.body["id"], first))
+    elif prep.stream:
+        reply = sse(frames(svc.run_inline(prep)))
+    else:
+        reply = json(await svc.create(prep))
+    reply.headers.update(prep.rate_headers)  # x-ratelimit-*, as OpenAI sends them
+    return reply
 
 
 async def _follow(svc, response_id: str, first: list[tuple[int, bytes, str]]) -> AsyncIterator[bytes]:

@@ -291,6 +291,7 @@ class Worker:
         await self._wait_for_files(run["id"], req.get("vector_store_ids") or [])
         container = await self._container(run, req)
         prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None, container), history=history[:-1])
+        prep.wait_for_limits = True  # an upstream's 429 pauses the route: the run waits, then retries
         req["turns"] = req.get("turns", 0) + 1  # model turns of this run (stored when it settles)
         if prep.hosted and prep.hosted.get("code_interpreter"):
             prep.hosted["export_files"] = True  # files the code makes become /v1/files (file_path, image_file)

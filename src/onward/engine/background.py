@@ -126,7 +126,7 @@ class BackgroundRunner:
             if not await store.save_body(body, first):  # the status and its event in one write
                 raise _Stop  # it ended meanwhile (cancelled while queued)
             out.publish(first)
-            await self._run(response_id, builder, model.provider, request, hosted, out, stop)
+            await self._run(response_id, builder, self.service.paced(model.name, True), request, hosted, out, stop)
         except _Stop:
             out.final.clear()  # a model ending produced in the same instant gives way
             for event in builder.close_all("incomplete"):

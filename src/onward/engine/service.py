@@ -8,7 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -32,6 +32,7 @@ from .hub import Hub
 from .items import check_unique_ids
 from .loop import Hosted, run_model
 from .params import CompactRequest, CreateResponse, InputTokensRequest
+from .ratelimit import Paced, RateLimiter, too_many
 from .references import resolve_references
 
 log = logging.getLogger("onward.responses")
@@ -50,6 +51,10 @@ class Prepared:
     store: bool
     conversation_id: str | None = None
     hosted: dict[str, Any] | None = None  # {"file_search": tool, "include_results": bool, "upfront": bool}
+    rate_caller: str | None = None  # admitted by the route's rate limiter as this caller
+    rate_tokens: int = 0  # tokens charged at admission (settled to the usage after)
+    rate_headers: dict[str, str] = field(default_factory=dict)  # x-ratelimit-* for the reply
+    wait_for_limits: bool = False  # an upstream pause is waited out (Assistants runs)
 
     def saved(self) -> dict[str, Any]:
         """What a stored response keeps to run (again) without its request: model and input."""
@@ -66,6 +71,7 @@ class ResponsesService:
         self.vector_stores: Any = None  # set by the app: runs file_search
         self.containers: Any = None  # set by the app: runs code_interpreter
         self.registry = registry
+        self.limiter = RateLimiter(list(registry.models[n].route for n in registry.models), settings.redis_url, settings.redis_prefix)
         self.hub = Hub()
         self.background = BackgroundRunner(self)
         self.notifier = Notifier(store.engine)
@@ -93,7 +99,9 @@ class ResponsesService:
             )
         return items
 
-    async def prepare(self, params: CreateResponse, *, history: list[dict[str, Any]] | None = None) -> Prepared:
+    async def prepare(self, params: CreateResponse, *, history: list[dict[str, Any]] | None = None, caller: str | None = None) -> Prepared:
+        """The response to run for `params`. `caller` (from `ratelimit.caller_of`): admit it
+        through the route's rpm/tpm limits first (429 with Retry-After when over them)."""
         if params.background and params.store is False:
             raise invalid("Background responses need store=true.", "background")
         if params.conversation is not None and params.previous_response_id:
@@ -121,11 +129,38 @@ class ResponsesService:
             check_unique_ids([item for k, item in enumerate(new_items) if conv_id or k not in referenced], ids)
             prep = self._prepare(params, model, response_id, conv_id, past, new_items)
             await self.check_containers(params.tools)
+            if caller is not None and self.limiter.limited(model.name):
+                await self._admit(prep, model, caller, params.max_output_tokens)
             return prep
         except BaseException:
             if conv_id:
                 await self.conversations.unlock(conv_id, response_id)
             raise
+
+    async def _admit(self, prep: Prepared, model: Any, caller: str, max_output_tokens: int | None) -> None:
+        """Charge one request and the estimated input plus the output cap to the route."""
+        lim = self.limiter.limits[model.name]
+        tokens = (model.provider.count_tokens(prep.request) + (max_output_tokens or 0)) if lim.tpm else 0
+        verdict = await self.limiter.admit(model.name, caller, tokens)
+        if not verdict.ok:
+            raise too_many(prep.body["model"], verdict, lim, tokens)
+        prep.rate_caller, prep.rate_tokens, prep.rate_headers = caller, min(tokens, lim.tpm) if lim.tpm else 0, verdict.headers
+
+    async def settle_rate(self, prep: Prepared, body: dict[str, Any] | None) -> None:
+        """Settle an admitted response's token charge to its real usage (none: nothing ran)."""
+        if prep.rate_caller is None:
+            return
+        usage = (body or {}).get("usage") or {}
+        used = int(usage.get("total_tokens") or 0)
+        try:
+            await self.limiter.settle(prep.model, prep.rate_caller, used - prep.rate_tokens)
+        except Exception:  # the reply matters more than the bookkeeping
+            log.warning("settling the rate limit of %s failed", prep.model, exc_info=True)
+        prep.rate_caller = None
+
+    def paced(self, model_name: str, wait: bool) -> Any:
+        """The route's provider behind its upstream pause (ratelimit.Paced)."""
+        return Paced(self.registry.models[model_name].provider, self.limiter, model_name, wait)
 
     async def _lock_conversation(self, conv_id: str, holder: str) -> list[dict[str, Any]]:
         locked = await self.conversations.lock(conv_id, holder, self.settings.lease_seconds)
@@ -302,7 +337,7 @@ class ResponsesService:
         yielding `response.failed`; that response is not stored (as on OpenAI, an HTTP error
         creates nothing), and its conversation gets nothing and is unlocked."""
         builder = ResponseBuilder(prep.body, quiet=quiet)
-        provider = self.registry.models[prep.model].provider
+        provider = self.paced(prep.model, prep.wait_for_limits)
         holder = prep.body["id"]
         if prep.conversation_id:  # the lease loop renews the lock while this runs
             self.inline_holders.add(holder)
@@ -329,6 +364,7 @@ class ResponsesService:
                         await asyncio.shield(self._persist_new(prep, builder.body))
             finally:
                 self.inline_holders.discard(holder)
+                await asyncio.shield(self.settle_rate(prep, builder.body if finished else None))
 
     async def _persist_new(self, prep: Prepared, body: dict[str, Any]) -> None:
         if prep.conversation_id:  # the lock must be free before the client hears "done"
@@ -396,6 +432,7 @@ class ResponsesService:
             await asyncio.wait(list(self._pending.values()), timeout=10)
         await self.background.stop()
         await self.notifier.stop()
+        await self.limiter.aclose()
 
     # -- reading ----------------------------------------------------------------------
     async def get(self, response_id: str) -> dict[str, Any]:

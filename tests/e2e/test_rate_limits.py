@@ -1,0 +1,189 @@
+"""Per-route rate limits (`rpm`, `tpm`, `rate_window` in the models file) and upstream 429
+pauses, through live `onward serve` processes and the official SDK: 429 with Retry-After over
+the limit, OpenAI's x-ratelimit-* headers on every reply, one shared limit across processes
+through Redis, per process without it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import openai
+import pytest
+
+from tests.conftest import Server, new_pg_database
+from tests.fakes import Reply, start_fake_upstream
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+# rpm 3 per 12 s: one request comes back every 4 s, far longer than three quick requests take.
+LIMITED = '[models.limited]\nprovider = "scripted"\nrpm = 3\nrate_window = 12\nscript = [{ text = "ok then" }]\n'
+# tpm over an hour: the bucket refills ~0.3 tokens/s, so header values move only by what requests take.
+TOKENS = '[models.tokens]\nprovider = "scripted"\ntpm = 1000\nrate_window = 3600\nscript = [{ text = "one two three" }]\n'
+
+
+def _url(kind: str, tmp, stack) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'o.db'}"
+    return stack.enter_context(new_pg_database("onward_rl"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def srv(request, tmp_path_factory):
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        tmp = tmp_path_factory.mktemp(f"rl-{request.param}")
+        server = Server(tmp, _url(request.param, tmp, stack), 'default = "limited"\n' + LIMITED + TOKENS).start()
+        yield server
+        server.stop()
+
+
+def _remaining(raw, kind: str = "requests") -> int:
+    return int(raw.headers[f"x-ratelimit-remaining-{kind}"])
+
+
+def test_rpm_429_headers_and_sdk_retry(srv):
+    client = srv.client()  # max_retries=0
+    seen = []
+    for _ in range(3):
+        raw = client.responses.with_raw_response.create(model="limited", input="hi")
+        assert raw.parse().output_text == "ok then"
+        assert raw.headers["x-ratelimit-limit-requests"] == "3"
+        assert raw.headers["x-ratelimit-reset-requests"].endswith("s")
+        seen.append(_remaining(raw))
+    assert seen == [2, 1, 0]
+    with pytest.raises(openai.RateLimitError) as err:
+        client.responses.create(model="limited", input="hi")
+    e = err.value
+    assert e.status_code == 429 and e.code == "rate_limit_exceeded" and "RPM" in e.message
+    assert int(e.response.headers["retry-after"]) >= 1 and int(e.response.headers["retry-after-ms"]) > 0
+    assert e.response.headers["x-ratelimit-remaining-requests"] == "0"
+    # The SDK's own retries honour Retry-After and get through once a request comes back.
+    resp = srv.client(max_retries=3).responses.create(model="limited", input="hi")
+    assert resp.output_text == "ok then"
+    # Streams carry the headers too.
+    with pytest.raises(openai.RateLimitError):
+        client.responses.create(model="limited", input="hi", stream=True)
+
+
+def test_tpm_counts_input_plus_output_cap_and_settles(srv):
+    client = srv.client()
+    counted = client.responses.input_tokens.count(model="tokens", input="hello there").input_tokens
+    raw = client.responses.with_raw_response.create(model="tokens", input="hello there", max_output_tokens=200)
+    first = raw.parse()
+    assert raw.headers["x-ratelimit-limit-tokens"] == "1000" and "x-ratelimit-limit-requests" not in raw.headers
+    left = _remaining(raw, "tokens")
+    assert 1000 - counted - 200 <= left <= 1000 - counted - 200 + 2  # charged at admission
+    raw = client.responses.with_raw_response.create(model="tokens", input="hello there", max_output_tokens=200)
+    # The first request settled to its real usage: its unused output cap came back.
+    expected = 1000 - first.usage.total_tokens - counted - 200
+    assert expected <= _remaining(raw, "tokens") <= expected + 2
+    with pytest.raises(openai.RateLimitError) as err:
+        client.responses.create(model="tokens", input="hello there", max_output_tokens=990)  # more than is left once both settled
+    assert "TPM" in err.value.message and err.value.response.headers["retry-after"]
+
+
+def _pair(url: str, tmp, redis_prefix: str | None) -> list[Server]:
+    env = {"ONWARD_REDIS_URL": REDIS_URL, "ONWARD_REDIS_PREFIX": redis_prefix} if redis_prefix else {}
+    servers = []
+    for i in range(2):
+        d = tmp / f"p{i}"
+        d.mkdir()
+        servers.append(Server(d, url if "postgres" in url else f"sqlite:///{d / 'o.db'}", LIMITED, env=env).start())
+    return servers
+
+
+def test_two_processes_share_one_limit_through_redis(tmp_path):
+    with new_pg_database("onward_rl") as url:
+        a, b = _pair(url, tmp_path, f"onward-test-{uuid.uuid4().hex[:8]}:")
+        try:
+            ca, cb = a.client(), b.client()
+            ca.responses.create(model="limited", input="hi")
+            cb.responses.create(model="limited", input="hi")
+            raw = ca.responses.with_raw_response.create(model="limited", input="hi")
+            assert _remaining(raw) == 0
+            with pytest.raises(openai.RateLimitError):
+                cb.responses.create(model="limited", input="hi")
+        finally:
+            a.stop()
+            b.stop()
+
+
+def test_without_redis_each_process_has_its_own_limit(tmp_path):
+    a, b = _pair("sqlite", tmp_path, None)
+    try:
+        for c in (a.client(), b.client()):
+            assert [_remaining(c.responses.with_raw_response.create(model="limited", input="hi")) for _ in range(3)] == [2, 1, 0]
+        with pytest.raises(openai.RateLimitError):
+            a.client().responses.create(model="limited", input="hi")
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_each_api_key_has_its_own_budget(tmp_path):
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'o.db'}", LIMITED, env={"ONWARD_API_KEYS": "key-a,key-b"}).start()
+    try:
+        a, b = server.client(api_key="key-a"), server.client(api_key="key-b")
+        assert [_remaining(a.responses.with_raw_response.create(model="limited", input="hi")) for _ in range(3)] == [2, 1, 0]
+        with pytest.raises(openai.RateLimitError):
+            a.responses.create(model="limited", input="hi")
+        assert _remaining(b.responses.with_raw_response.create(model="limited", input="hi")) == 2
+    finally:
+        server.stop()
+
+
+# -- an upstream's own 429 pauses the route ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake():
+    base_url, control = start_fake_upstream()
+    yield base_url, control
+    control.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def up(request, fake, tmp_path_factory):
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        tmp = tmp_path_factory.mktemp(f"rl-up-{request.param}")
+        toml = f'[models.paced]\nprovider = "chat_completions"\nbase_url = "{fake[0]}"\nupstream_model = "fake-model"\nretries = 0\ntimeout = 5\n'
+        server = Server(tmp, _url(request.param, tmp, stack), toml).start()
+        yield server
+        server.stop()
+
+
+def _wait_done(client, rid: str):
+    deadline = time.time() + 60
+    while (r := client.responses.retrieve(rid)).status in ("queued", "in_progress") and time.time() < deadline:
+        time.sleep(0.1)
+    return r
+
+
+def test_upstream_429_pauses_the_route_and_background_waits(up, fake):
+    control = fake[1]
+    control.reset()
+    control.reply = Reply(text="after the pause")
+    client = up.client()
+    control.fail(429, times=1, retry_after="2")
+    with pytest.raises(openai.RateLimitError):
+        client.responses.create(model="paced", input="hi")
+    assert len(control.requests) == 1
+    # Paused: refused here with the time left, and the upstream is not called.
+    with pytest.raises(openai.RateLimitError) as err:
+        client.responses.create(model="paced", input="hi")
+    assert err.value.response.headers["retry-after"] and "paused" in err.value.message
+    assert len(control.requests) == 1
+    # A background response waits the pause out and then completes.
+    queued = client.responses.create(model="paced", input="hi", background=True)
+    done = _wait_done(client, queued.id)
+    assert done.status == "completed" and done.output_text == "after the pause"
+    assert len(control.requests) == 2
+    # One that meets the 429 itself pauses the route, waits, and tries again.
+    control.fail(429, times=1, retry_after="1")
+    queued = client.responses.create(model="paced", input="hi", background=True)
+    done = _wait_done(client, queued.id)
+    assert done.status == "completed" and done.output_text == "after the pause"
+    assert len(control.requests) == 4
