@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def source_files(paths: list[Path]) -> Iterator[Path]:
 
 # Every finding needs one of these in the source (a `.beta.` chain, an Assistants event name,
 # an event handler class), so a file without them is skipped unparsed: most files of a codebase.
-NEEDLES = (b"beta", b"thread.", b"AssistantEventHandler")
+NEEDLES = (b"beta", b"thread.run", b"thread.message", b"thread.created", b"AssistantEventHandler")
 
 
 def scan_file(path: Path, display: str | None = None) -> list[Finding]:
@@ -89,18 +90,35 @@ def scan_file(path: Path, display: str | None = None) -> list[Finding]:
     return scan_javascript(source, name, tsx=path.suffix == ".tsx", typescript=path.suffix in {".ts", ".tsx", ".mts", ".cts"})
 
 
+def _scan_one(path: Path) -> tuple[Path, list[Finding], str | None]:
+    try:
+        return path, scan_file(path), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return path, [], f"{path}: {exc}"
+
+
 def scan(paths: list[Path], progress=None) -> ScanResult:
-    """Scan files and folders. `progress(path)` is called before each file (for a progress bar)."""
+    """Scan files and folders. `progress(path)` is called as each file is done (for a progress
+    bar). Parsing is CPU-bound (libcst), so large trees are spread over the machine's cores."""
+    files = list(source_files(paths))
     findings: list[Finding] = []
     errors: list[str] = []
-    count = 0
-    for path in source_files(paths):
-        count += 1
-        if progress:
-            progress(path)
-        try:
-            findings.extend(scan_file(path))
-        except (ValueError, UnicodeDecodeError) as exc:
-            errors.append(f"{path}: {exc}")
+    workers = min(os.cpu_count() or 1, 8)
+    if len(files) < 40 or workers == 1:
+        results = map(_scan_one, files)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(workers)
+        results = pool.map(_scan_one, files, chunksize=16)
+    try:
+        for path, found, error in results:
+            if progress:
+                progress(path)
+            findings.extend(found)
+            if error:
+                errors.append(error)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     findings.sort(key=lambda f: (f.path, f.line, f.api))
-    return ScanResult(findings, count, errors)
+    return ScanResult(findings, len(files), errors)

@@ -35,7 +35,9 @@ class _Scope:
 class _Visitor(cst.CSTVisitor):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, path: str, lines: list[str]) -> None:
+    def __init__(self, path: str, lines: list[str], probe: bool = False) -> None:
+        self.probe = probe  # only learn whether there is any finding (no positions needed)
+        self.hit = False
         self.path = path
         self.lines = lines
         self.findings: list[Finding] = []
@@ -212,6 +214,9 @@ class _Visitor(cst.CSTVisitor):
 
     # -- findings ---------------------------------------------------------------------------
     def _add(self, node: cst.CSTNode, api: str, flags: list[str] | None = None, notes: list[str] | None = None) -> None:
+        if self.probe:
+            self.hit = True
+            return
         line = self.get_metadata(PositionProvider, node).start.line
         code = self.lines[line - 1].strip() if line - 1 < len(self.lines) else ""
         self.findings.append(Finding(self.path, line, api, replacement(api), flags or [], notes or [], "python", code))
@@ -342,6 +347,12 @@ def scan_python(source: bytes, path: str) -> list[Finding]:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         raise ValueError(f"not valid Python ({exc.message} at line {exc.raw_line})") from exc
+    # Positions cost more than the parse; a first pass without them skips files that only
+    # mention the API (a string, another project's `beta`), the common case in a large tree.
+    probe = _Visitor(path, [], probe=True)
+    module.visit(probe)
+    if not probe.hit:
+        return []
     text = source.decode(module.encoding, errors="replace")
     visitor = _Visitor(path, text.splitlines())
     MetadataWrapper(module, unsafe_skip_copy=True).visit(visitor)
