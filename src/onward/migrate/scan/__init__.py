@@ -104,6 +104,7 @@ def scan(paths: list[Path], progress=None) -> ScanResult:
     findings: list[Finding] = []
     errors: list[str] = []
     workers = min(os.cpu_count() or 1, 8)
+    results: Iterator[tuple[Path, list[Finding], str | None]]
     if len(files) < 40 or workers == 1:
         results = map(_scan_one, files)
         pool = None
