@@ -20,6 +20,10 @@ LIMITED = '[models.limited]\nprovider = "scripted"\nrpm = 3\nrate_window = 12\ns
 # tpm over an hour: the bucket refills ~0.3 tokens/s, so header values move only by what requests take.
 TOKENS = '[models.tokens]\nprovider = "scripted"\ntpm = 1000\nrate_window = 3600\nscript = [{ text = "one two three" }]\n'
 
+TOKENS_BG = '[models.tokens-bg]\nprovider = "scripted"\ntpm = 1000\nrate_window = 3600\nscript = [{ text = "one two three" }]\n'
+# One request per 10 s: an Assistants run over it waits for its turn instead of failing.
+RUNS = '[models.runs]\nprovider = "scripted"\nrpm = 1\nrate_window = 10\nscript = [{ text = "run reply" }]\n'
+
 
 def _url(kind: str, tmp, stack) -> str:
     if kind == "sqlite":
@@ -33,7 +37,7 @@ def srv(request, tmp_path_factory):
 
     with contextlib.ExitStack() as stack:
         tmp = tmp_path_factory.mktemp(f"rl-{request.param}")
-        server = Server(tmp, _url(request.param, tmp, stack), 'default = "limited"\n' + LIMITED + TOKENS).start()
+        server = Server(tmp, _url(request.param, tmp, stack), 'default = "limited"\n' + LIMITED + TOKENS + TOKENS_BG + RUNS).start()
         yield server
         server.stop()
 
@@ -81,6 +85,32 @@ def test_tpm_counts_input_plus_output_cap_and_settles(srv):
     with pytest.raises(openai.RateLimitError) as err:
         client.responses.create(model="tokens", input="hello there", max_output_tokens=990)  # more than is left once both settled
     assert "TPM" in err.value.message and err.value.response.headers["retry-after"]
+
+
+def test_background_response_settles_its_charge(srv):
+    client = srv.client()
+    counted = client.responses.input_tokens.count(model="tokens-bg", input="hello there").input_tokens
+    raw = client.responses.with_raw_response.create(model="tokens-bg", input="hello there", max_output_tokens=300, background=True)
+    assert 1000 - counted - 300 <= _remaining(raw, "tokens") <= 1000 - counted - 300 + 2
+    done = _wait_done(client, raw.parse().id)
+    assert done.status == "completed"
+    raw = client.responses.with_raw_response.create(model="tokens-bg", input="hello there", max_output_tokens=300)
+    expected = 1000 - done.usage.total_tokens - counted - 300
+    assert expected <= _remaining(raw, "tokens") <= expected + 2
+
+
+def test_assistants_run_waits_for_the_limit(srv):
+    client = srv.client()
+    asst = client.beta.assistants.create(model="runs")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=asst.id, poll_interval_ms=100)
+    assert run.status == "completed"
+    with pytest.raises(openai.RateLimitError):  # the run took the route's one request
+        client.responses.create(model="runs", input="hi")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=asst.id, poll_interval_ms=100)
+    assert run.status == "completed"  # it waited for the budget instead of failing
+    msgs = client.beta.threads.messages.list(thread.id, order="asc").data
+    assert [m.content[0].text.value for m in msgs if m.role == "assistant"] == ["run reply", "run reply"]
 
 
 def _pair(url: str, tmp, redis_prefix: str | None) -> list[Server]:

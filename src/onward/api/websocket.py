@@ -23,6 +23,7 @@ from fastapi import APIRouter, WebSocket
 
 from ..engine.events import encode
 from ..engine.params import CreateResponse
+from ..engine.ratelimit import caller_of
 from ..errors import APIError, invalid
 from .deps import services
 from .errors import parse_json, validate
@@ -57,6 +58,7 @@ class Session:
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.svc = services(ws).responses  # type: ignore[arg-type]
+        self.caller = caller_of(ws.headers.get("authorization"), bool(services(ws).settings.api_keys))  # type: ignore[arg-type]
         self.cache: OrderedDict[str, Cached] = OrderedDict()
 
     async def run(self) -> None:
@@ -115,7 +117,7 @@ class Session:
             history, call_ids = await self._history(previous)
             if history is not None:
                 _check_outputs(params.input, call_ids)
-            prep = await self.svc.prepare(params, history=history)
+            prep = await self.svc.prepare(params, history=history, caller=self.caller)
             if prep.background:
                 status = await self._follow(prep, stream_id)
             else:

@@ -149,6 +149,9 @@ class BackgroundRunner:
             out.add(builder.lifecycle("response.failed"))
         finally:
             await asyncio.shield(self._finish(response_id, builder, out))
+            if saved.get("rate"):  # its admission charge settles to the real usage
+                caller, charged = saved["rate"]
+                await asyncio.shield(self.service.settle_charge(saved["model"], caller, charged, builder.body))
 
     async def _run(self, response_id: str, builder: ResponseBuilder, provider: Provider, request: ModelRequest, hosted: Hosted | None, out: Outbox, stop: asyncio.Event) -> None:
         """Run the model in its own task while watching for a stop (in-process or durable)."""

@@ -32,7 +32,7 @@ from .hub import Hub
 from .items import check_unique_ids
 from .loop import Hosted, run_model
 from .params import CompactRequest, CreateResponse, InputTokensRequest
-from .ratelimit import Paced, RateLimiter, too_many
+from .ratelimit import MAX_WAIT, Paced, RateLimiter, too_many
 from .references import resolve_references
 
 log = logging.getLogger("onward.responses")
@@ -58,7 +58,10 @@ class Prepared:
 
     def saved(self) -> dict[str, Any]:
         """What a stored response keeps to run (again) without its request: model and input."""
-        return {"model": self.model, "request": dict(self.request.__dict__), "hosted": self.hosted}
+        saved: dict[str, Any] = {"model": self.model, "request": dict(self.request.__dict__), "hosted": self.hosted}
+        if self.rate_caller is not None:  # a background run settles its admission charge
+            saved["rate"] = [self.rate_caller, self.rate_tokens]
+        return saved
 
 
 
@@ -99,9 +102,10 @@ class ResponsesService:
             )
         return items
 
-    async def prepare(self, params: CreateResponse, *, history: list[dict[str, Any]] | None = None, caller: str | None = None) -> Prepared:
+    async def prepare(self, params: CreateResponse, *, history: list[dict[str, Any]] | None = None, caller: str | None = None, wait: bool = False) -> Prepared:
         """The response to run for `params`. `caller` (from `ratelimit.caller_of`): admit it
-        through the route's rpm/tpm limits first (429 with Retry-After when over them)."""
+        through the route's rpm/tpm limits first: 429 with Retry-After when over them, or,
+        with `wait` (Assistants runs), sleep until admitted (at most `ratelimit.MAX_WAIT`)."""
         if params.background and params.store is False:
             raise invalid("Background responses need store=true.", "background")
         if params.conversation is not None and params.previous_response_id:
@@ -130,33 +134,38 @@ class ResponsesService:
             prep = self._prepare(params, model, response_id, conv_id, past, new_items)
             await self.check_containers(params.tools)
             if caller is not None and self.limiter.limited(model.name):
-                await self._admit(prep, model, caller, params.max_output_tokens)
+                await self._admit(prep, model, caller, params.max_output_tokens, wait)
             return prep
         except BaseException:
             if conv_id:
                 await self.conversations.unlock(conv_id, response_id)
             raise
 
-    async def _admit(self, prep: Prepared, model: Any, caller: str, max_output_tokens: int | None) -> None:
+    async def _admit(self, prep: Prepared, model: Any, caller: str, max_output_tokens: int | None, wait: bool) -> None:
         """Charge one request and the estimated input plus the output cap to the route."""
         lim = self.limiter.limits[model.name]
         tokens = (model.provider.count_tokens(prep.request) + (max_output_tokens or 0)) if lim.tpm else 0
-        verdict = await self.limiter.admit(model.name, caller, tokens)
-        if not verdict.ok:
-            raise too_many(prep.body["model"], verdict, lim, tokens)
+        deadline = time.monotonic() + MAX_WAIT
+        while not (verdict := await self.limiter.admit(model.name, caller, tokens)).ok:
+            if not wait or time.monotonic() + verdict.wait > deadline:
+                raise too_many(prep.body["model"], verdict, lim, tokens)
+            await asyncio.sleep(verdict.wait + 0.01)
         prep.rate_caller, prep.rate_tokens, prep.rate_headers = caller, min(tokens, lim.tpm) if lim.tpm else 0, verdict.headers
 
     async def settle_rate(self, prep: Prepared, body: dict[str, Any] | None) -> None:
         """Settle an admitted response's token charge to its real usage (none: nothing ran)."""
-        if prep.rate_caller is None:
-            return
+        if prep.rate_caller is not None:
+            await self.settle_charge(prep.model, prep.rate_caller, prep.rate_tokens, body)
+            prep.rate_caller = None
+
+    async def settle_charge(self, model: str, caller: str, charged: int, body: dict[str, Any] | None) -> None:
+        """Give back (or charge) the difference between `charged` tokens and `body`'s usage."""
         usage = (body or {}).get("usage") or {}
         used = int(usage.get("total_tokens") or 0)
         try:
-            await self.limiter.settle(prep.model, prep.rate_caller, used - prep.rate_tokens)
+            await self.limiter.settle(model, caller, used - charged)
         except Exception:  # the reply matters more than the bookkeeping
-            log.warning("settling the rate limit of %s failed", prep.model, exc_info=True)
-        prep.rate_caller = None
+            log.warning("settling the rate limit of %s failed", model, exc_info=True)
 
     def paced(self, model_name: str, wait: bool) -> Any:
         """The route's provider behind its upstream pause (ratelimit.Paced)."""
