@@ -47,3 +47,21 @@ async def _exercise(limiter):
     assert 0 < await limiter.paused_for("m") <= 30
     v = await limiter.admit("m", "key-c", 1)
     assert not v.ok and v.wait > 20
+
+
+async def test_unreachable_redis_admits_without_limits(caplog):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    limiter = RateLimiter([ROUTE], f"redis://127.0.0.1:{port}/0")
+    try:
+        for _ in range(3):  # over rpm = 2, still admitted
+            v = await limiter.admit("m", "*", 10)
+            assert v.ok and v.headers == {}
+        await limiter.pause("m", 5)
+        assert await limiter.paused_for("m") == 0
+        assert sum("rate limits are not enforced" in r.message for r in caplog.records) == 1
+    finally:
+        await limiter.aclose()

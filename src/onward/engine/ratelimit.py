@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from typing import Any
 
 from ..config import ModelRoute
 from ..errors import APIError
+
+log = logging.getLogger("onward.ratelimit")
 
 MAX_WAIT = 300.0  # seconds a background job or run sleeps at most for one pause/limit
 
@@ -144,6 +147,7 @@ class RateLimiter:
         self._script: Any = None
         self._mem: dict[str, tuple[float, float]] = {}  # bucket key → (level, at)
         self._paused: dict[str, float] = {}  # route → monotonic time the pause ends
+        self._warned = -1e9  # when the store's unavailability was last logged
         if redis_url:
             import redis.asyncio as aioredis
 
@@ -204,28 +208,48 @@ class RateLimiter:
         if lim is None or not (lim.rpm or lim.tpm):
             return Verdict(True, 0.0, {})
         cost = min(tokens, lim.tpm) if lim.tpm else 0
-        ok, req, tok, wait = await self._call(route, caller, lim, 1 if lim.rpm else 0, cost, False)
+        try:
+            ok, req, tok, wait = await self._call(route, caller, lim, 1 if lim.rpm else 0, cost, False)
+        except Exception as exc:  # Redis unreachable: serve unlimited rather than fail every request
+            self._unavailable(exc)
+            return Verdict(True, 0.0, {})
         return Verdict(ok, wait, self._headers(lim, req, tok))
+
+    def _unavailable(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned > 60:  # once a minute, not once a request
+            self._warned = now
+            log.warning("rate limits are not enforced: their store is unavailable (%s: %s)", type(exc).__name__, exc)
 
     async def settle(self, route: str, caller: str, delta: int) -> None:
         """Charge `delta` more tokens (negative: give back) once the real usage is known."""
         lim = self.limits.get(route)
         if lim is None or not lim.tpm or not delta:
             return
-        await self._call(route, caller, lim, 0, delta, True)
+        try:
+            await self._call(route, caller, lim, 0, delta, True)
+        except Exception as exc:
+            self._unavailable(exc)
 
     async def pause(self, route: str, seconds: float) -> None:
         """No admission for `route` during the next `seconds` (an upstream's Retry-After)."""
         if seconds > 0:
-            await self._call(route, "*", self.limits.get(route) or Limits(), 0, 0, False, pause=seconds)
+            try:
+                await self._call(route, "*", self.limits.get(route) or Limits(), 0, 0, False, pause=seconds)
+            except Exception as exc:
+                self._unavailable(exc)
 
     async def paused_for(self, route: str) -> float:
         """Seconds left of `route`'s pause (0: not paused)."""
         if self._redis is not None:
-            raw = await self._redis.get(f"{self.prefix}{route}:pause")
-            if raw is None:
+            try:
+                raw = await self._redis.get(f"{self.prefix}{route}:pause")
+                if raw is None:
+                    return 0.0
+                now = await self._redis.time()
+            except Exception as exc:
+                self._unavailable(exc)
                 return 0.0
-            now = await self._redis.time()
             return max(0.0, float(raw) - (now[0] + now[1] / 1e6))
         return max(0.0, self._paused.get(route, 0.0) - time.monotonic())
 
