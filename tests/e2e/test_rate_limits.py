@@ -217,3 +217,23 @@ def test_upstream_429_pauses_the_route_and_background_waits(up, fake):
     done = _wait_done(client, queued.id)
     assert done.status == "completed" and done.output_text == "after the pause"
     assert len(control.requests) == 4
+
+
+def test_limits_on_the_embedded_model(tmp_path):
+    """The real model: the token charge is its tokenizer's count plus the cap, settled to its usage."""
+    toml = '[models.small]\nprovider = "local"\ncontext_window = 1024\nrpm = 2\ntpm = 5000\nrate_window = 3600\n'
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'o.db'}", toml).start()
+    try:
+        client = server.client()
+        counted = client.responses.input_tokens.count(model="small", input="Say hello.").input_tokens
+        raw = client.responses.with_raw_response.create(model="small", input="Say hello.", max_output_tokens=16)
+        first = raw.parse()
+        assert first.usage.input_tokens == counted and 0 < first.usage.output_tokens <= 16
+        assert _remaining(raw) == 1 and 5000 - counted - 16 <= _remaining(raw, "tokens") <= 5000 - counted - 16 + 2
+        raw = client.responses.with_raw_response.create(model="small", input="Say hello.", max_output_tokens=16)
+        expected = 5000 - first.usage.total_tokens - counted - 16
+        assert _remaining(raw) == 0 and expected <= _remaining(raw, "tokens") <= expected + 2
+        with pytest.raises(openai.RateLimitError):
+            client.responses.create(model="small", input="Say hello.", max_output_tokens=16)
+    finally:
+        server.stop()
