@@ -27,7 +27,8 @@ from onward.providers.base import (  # noqa: E402
     ToolCallStart,
     offered_tools,
 )
-from onward.providers.local import LocalProvider, default_model_path, render_prompt  # noqa: E402
+from onward.providers.local import LocalProvider, default_model_path  # noqa: E402
+from onward.providers.local_prompt import render_prompt  # noqa: E402
 
 WEATHER: dict[str, Any] = {
     "type": "function",
@@ -264,15 +265,15 @@ async def test_history_with_a_tool_result_generates_an_answer(provider: LocalPro
 def test_auto_after_a_result_answers_until_a_new_user_message() -> None:
     """`auto` after a tool result that follows the latest user message answers in text (even
     with the user naming the tool); a forcing choice still forces; a new question routes again."""
-    from onward.providers.local import _choose_mode
+    from onward.providers.local_plan import choose_mode
 
     tools = [WEATHER, EMAIL]
     later = {"type": "message", "role": "developer", "content": "Be brief."}
     for items in (HISTORY, HISTORY + [later]):
-        assert _choose_mode(request(*items, tools=tools), tools, True) == ("text", [])
-    assert _choose_mode(request(*HISTORY, tools=tools, tool_choice="required"), tools, True) == ("call", ["get_weather", "send_email"])
+        assert choose_mode(request(*items, tools=tools), tools, True) == ("text", [])
+    assert choose_mode(request(*HISTORY, tools=tools, tool_choice="required"), tools, True) == ("call", ["get_weather", "send_email"])
     again = HISTORY + [user("And the weather in Oslo?")]
-    assert _choose_mode(request(*again, tools=tools), tools, True) == ("call", ["get_weather"])
+    assert choose_mode(request(*again, tools=tools), tools, True) == ("call", ["get_weather"])
 
 
 async def test_allowed_tools_only_shows_and_calls_those(provider: LocalProvider) -> None:
@@ -319,11 +320,11 @@ async def test_concurrent_streams_take_turns(provider: LocalProvider) -> None:
 
 
 def test_degenerate_loops_are_detected():
-    from onward.providers.local import _looping
+    from onward.providers.local_turn import looping
 
     prompt = [7, 7, 7]
-    assert _looping(prompt + [1, 2, 3] * 5, len(prompt))
-    assert _looping(prompt + [4] * 15, len(prompt))
-    assert not _looping(prompt + [1, 2, 3] * 4, len(prompt))  # four times may be a table rule
-    assert not _looping(prompt + list(range(40)), len(prompt))
-    assert not _looping([1, 2, 3] * 10 + [5], 0)  # only the end of the answer counts
+    assert looping(prompt + [1, 2, 3] * 5, len(prompt))
+    assert looping(prompt + [4] * 15, len(prompt))
+    assert not looping(prompt + [1, 2, 3] * 4, len(prompt))  # four times may be a table rule
+    assert not looping(prompt + list(range(40)), len(prompt))
+    assert not looping([1, 2, 3] * 10 + [5], 0)  # only the end of the answer counts

@@ -26,13 +26,15 @@ import orjson
 from ..providers.base import ModelRequest, ProviderError
 from ..store.responses import TERMINAL
 from .events import ResponseBuilder, encode, response_error
+from .hosted_setup import hosted_tools
 from .loop import Hosted, run_model
 from .outbox import Outbox
 from .replay import partial_output
 
 if TYPE_CHECKING:
     from ..providers.base import Provider
-    from .service import Prepared, ResponsesService
+    from .prepared import Prepared
+    from .service import ResponsesService
 
 log = logging.getLogger("onward.background")
 
@@ -119,7 +121,8 @@ class BackgroundRunner:
                 # its lock lapsed while it waited in the queue and another response took it
                 raise ProviderError(f"Another response is already in progress on conversation {conv['id']}.", code="conversation_locked")
             request = ModelRequest(**saved["request"])
-            hosted = self.service._hosted(saved.get("hosted"))
+            service = self.service
+            hosted = hosted_tools(saved.get("hosted"), vector_stores=service.vector_stores, containers=service.containers, public_url=service.settings.public_url)
             builder.set_status("in_progress")
             started = builder.lifecycle("response.in_progress")
             first = [(started.sequence_number, encode(started))]

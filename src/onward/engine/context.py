@@ -231,7 +231,7 @@ def check_tool_choice(choice: Any, tools: list[dict[str, Any]]) -> Any:
 
     A choice naming a tool that is not in `tools`, or `required` with no tools, is a 400 naming
     the field. Forcing only hosted tools Onward does not run (toolset.NOT_RUN) is accepted and
-    leaves the model at `auto` (see service._prepare), like every other use of those tools. `allowed_tools` returns {"type": "allowed_tools", "mode", "tools"}
+    leaves the model at `auto` (see prepared.build_prepared), like every other use of those tools. `allowed_tools` returns {"type": "allowed_tools", "mode", "tools"}
     with each listed entry as sent (see `allowed_tools`).
     """
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":

@@ -1,5 +1,6 @@
-"""The Responses service: prepare a request, run it inline or in the background, persist it,
-and serve stored responses, their items and their event streams."""
+"""The Responses service: prepare a request (checked and built in `prepared.py`), run it inline
+or in the background, persist it, and serve stored responses, their items and their event
+streams."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -17,53 +17,28 @@ from pydantic import BaseModel
 from ..config import Settings
 from ..errors import APIError, invalid, not_found
 from ..ids import new_id
-from ..providers.base import ModelRequest, ProviderError
+from ..providers.base import ProviderError
 from ..providers.registry import Registry, UnknownModel
 from ..store.conversations import ConversationStore, DuplicateItem
 from ..store.notify import Notifier
 from ..store.responses import TERMINAL, ResponseStore
-from ..tools import file_search
-from ..tools.code_interpreter import tool as code_tool
-from . import context, toolset
+from . import context
 from .background import BackgroundRunner
-from .events import ResponseBuilder, usage_dict
+from .compaction import compact_items
+from .events import ResponseBuilder
 from .faults import http_error
+from .hosted_setup import check_containers, hosted_tools
 from .hub import Hub
 from .items import check_unique_ids
-from .loop import Hosted, run_model
+from .loop import run_model
 from .params import CompactRequest, CreateResponse, InputTokensRequest
+from .prepared import Prepared, build_prepared, conversation_id
 from .ratelimit import MAX_WAIT, Paced, RateLimiter, too_many
 from .references import resolve_references
 
 log = logging.getLogger("onward.responses")
 
 CANCEL_WAIT_SECONDS = 5.0  # a cancel waits this long at most for the worker to end the job
-
-
-@dataclass
-class Prepared:
-    body: dict[str, Any]
-    input_items: list[dict[str, Any]]
-    request: ModelRequest
-    model: str  # the registry name that serves it
-    stream: bool
-    background: bool
-    store: bool
-    conversation_id: str | None = None
-    hosted: dict[str, Any] | None = None  # {"file_search": tool, "include_results": bool, "upfront": bool}
-    rate_caller: str | None = None  # admitted by the route's rate limiter as this caller
-    rate_tokens: int = 0  # tokens charged at admission (settled to the usage after)
-    rate_headers: dict[str, str] = field(default_factory=dict)  # x-ratelimit-* for the reply
-    wait_for_limits: bool = False  # an upstream pause is waited out (Assistants runs)
-
-    def saved(self) -> dict[str, Any]:
-        """What a stored response keeps to run (again) without its request: model and input."""
-        saved: dict[str, Any] = {"model": self.model, "request": dict(self.request.__dict__), "hosted": self.hosted}
-        if self.rate_caller is not None:  # a background run settles its admission charge
-            saved["rate"] = [self.rate_caller, self.rate_tokens]
-        return saved
-
-
 
 
 class ResponsesService:
@@ -118,7 +93,7 @@ class ResponsesService:
             await self.settle_writes()
         new_items, referenced = await resolve_references(self.store.engine, new_items)
         response_id = new_id("resp")
-        conv_id = _conversation_id(params.conversation)
+        conv_id = conversation_id(params.conversation)
         if conv_id:
             past = await self._lock_conversation(conv_id, response_id)
             # A reference to an item the conversation already holds adds nothing to it.
@@ -131,8 +106,8 @@ class ResponsesService:
             # an IntegrityError when the items are stored; references to it are exempt.
             ids = {item.get("id") for item in past}
             check_unique_ids([item for k, item in enumerate(new_items) if conv_id or k not in referenced], ids)
-            prep = self._prepare(params, model, response_id, conv_id, past, new_items)
-            await self.check_containers(params.tools)
+            prep = build_prepared(params, model, response_id, conv_id, past, new_items)
+            await check_containers(self.containers, params.tools)
             if caller is not None and self.limiter.limited(model.name):
                 await self._admit(prep, model, caller, params.max_output_tokens, wait)
             return prep
@@ -184,160 +159,6 @@ class ResponsesService:
             )
         return await self.conversations.all_items(conv_id)
 
-    def _prepare(self, params: CreateResponse, model, response_id: str, conv_id: str | None, past: list[dict[str, Any]], new_items: list[dict[str, Any]]) -> Prepared:
-        tools = context.normalize_tools(params.tools)
-        tool_choice = context.check_tool_choice(params.tool_choice, tools)
-        context.check_tool_outputs(past, new_items)
-        text_format = params.text.format.to_dict() if params.text and params.text.format else {"type": "text"}
-        if text_format["type"] == "json_schema" and not isinstance(text_format.get("schema"), dict):
-            raise invalid("Missing required parameter: 'text.format.schema'.", "text.format.schema", "missing_required_parameter")
-        if text_format["type"] == "json_schema" and not text_format.get("name"):
-            raise invalid("Missing required parameter: 'text.format.name'.", "text.format.name", "missing_required_parameter")
-        functions = toolset.model_functions(tools)
-        # `allowed_tools` narrows what the model may call; the function list stays whole so that
-        # an upstream which knows the choice (OpenAI's) sees the same, cacheable tool list.
-        offered = context.allowed_tools(tool_choice, tools)
-        search_tool = next((t for t in offered if t["type"] == "file_search"), None)
-        hosted = None
-        if search_tool:
-            # Models that can't be trusted to call tools (the embedded one) get the search
-            # done for them, with the user's question as the query.
-            upfront = not getattr(model.provider, "reliable_tool_calls", True) or tool_choice == {"type": "file_search"}
-            hosted = {"file_search": search_tool, "include_results": "file_search_call.results" in (params.include or []), "upfront": upfront, "max_tool_calls": params.max_tool_calls}
-            if not upfront:
-                functions.append(file_search.as_function())
-        code = next((t for t in tools if t["type"] == code_tool.NAME), None)
-        if code:
-            hosted = (hosted or {"max_tool_calls": params.max_tool_calls}) | {"code_interpreter": code, "include_outputs": code_tool.INCLUDE_OUTPUTS in (params.include or [])}
-            functions.append(code_tool.as_function())
-        top_logprobs = _logprobs_wanted(params, model)
-        model_choice = "auto" if isinstance(tool_choice, dict) and tool_choice.get("type") == "file_search" else tool_choice
-        if isinstance(tool_choice, dict) and tool_choice.get("type") == code_tool.NAME:
-            model_choice = {"type": "function", "name": code_tool.NAME}
-        if isinstance(model_choice, dict) and model_choice.get("type") == "custom":  # offered as a function
-            model_choice = {"type": "function", "name": model_choice.get("name")}
-        if isinstance(model_choice, dict) and model_choice.get("type") in toolset.NOT_RUN | {"computer_use"}:
-            model_choice = "auto"  # the model does not see that tool
-        if isinstance(model_choice, dict) and model_choice.get("type") == "allowed_tools":
-            model_choice = _allowed_for_model(model_choice["mode"], functions, offered)
-            if model_choice == "auto":
-                functions = []  # nothing listed is for the model to call (an upfront search)
-        if model_choice == "required" and not functions:
-            model_choice = "auto"
-        request = ModelRequest(
-            model=model.upstream_name,
-            input=context.model_view(past + new_items),
-            instructions=params.instructions,
-            tools=functions if tool_choice != "none" else [],
-            tool_choice=model_choice,
-            parallel_tool_calls=params.parallel_tool_calls is not False,
-            text_format=text_format if text_format["type"] != "text" else None,
-            max_output_tokens=params.max_output_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            metadata=params.metadata or {},
-            top_logprobs=top_logprobs,
-        )
-        request = context.fit_context(model.provider, request, params.truncation or "disabled")
-        background = bool(params.background)
-        store = params.store is not False
-        body = {
-            "id": response_id,
-            "object": "response",
-            "created_at": int(time.time()),
-            "completed_at": None,
-            "status": "queued" if background else "in_progress",
-            "background": background,
-            "error": None,
-            "incomplete_details": None,
-            "instructions": params.instructions,
-            "max_output_tokens": params.max_output_tokens,
-            "max_tool_calls": params.max_tool_calls,
-            "model": params.model or model.name,
-            "output": [],
-            "parallel_tool_calls": params.parallel_tool_calls is not False,
-            "previous_response_id": params.previous_response_id,
-            "reasoning": {"effort": params.reasoning.effort if params.reasoning else None, "summary": params.reasoning.summary if params.reasoning else None},
-            "store": store,
-            "temperature": params.temperature if params.temperature is not None else 1.0,
-            "top_p": params.top_p if params.top_p is not None else 1.0,
-            "presence_penalty": params.presence_penalty or 0.0,
-            "frequency_penalty": params.frequency_penalty or 0.0,
-            "top_logprobs": params.top_logprobs or 0,
-            "text": {"format": text_format, "verbosity": (params.text.verbosity if params.text else None) or "medium"},
-            "tool_choice": tool_choice,
-            "tools": tools,
-            "truncation": params.truncation or "disabled",
-            "usage": None,
-            "user": params.user,
-            "metadata": params.metadata or {},
-            "service_tier": params.service_tier if params.service_tier in ("flex", "priority", "scale") else "default",
-            "safety_identifier": params.safety_identifier,
-            "prompt_cache_key": params.prompt_cache_key,
-            "conversation": {"id": conv_id} if conv_id else None,
-        }
-        return Prepared(body, new_items, request, model.name, bool(params.stream), background, store, conv_id, hosted)
-
-    def _hosted(self, config: dict[str, Any] | None) -> Hosted | None:
-        if not config:
-            return None
-        hosted = Hosted(max_calls=config.get("max_tool_calls"))
-        if config.get("file_search"):
-            if self.vector_stores is None:
-                raise APIError(500, "file_search needs the vector store service, which is not running.")
-            hosted.file_search, hosted.search = config["file_search"], self.vector_stores.search
-            hosted.include_results, hosted.upfront = config["include_results"], config["upfront"]
-        if config.get("code_interpreter"):
-            hosted.code_interpreter = config["code_interpreter"]
-            hosted.include_outputs = config["include_outputs"]
-            hosted.run_code = self._code_runner(config["code_interpreter"]["container"], export=bool(config.get("export_files")))
-            base = self.settings.public_url
-            hosted.file_url = lambda cid, fid: f"{base}/v1/files/{fid}/content" if fid.startswith("file-") else f"{base}/v1/containers/{cid}/files/{fid}/content"
-        return hosted
-
-    def _code_runner(self, container: str | dict[str, Any], *, export: bool = False):  # type: ignore[no-untyped-def]
-        """Run code in the tool's container; an `auto` one is made (with its files) at the
-        first call of the response. An APIError's param names the container. `export` (the
-        Assistants face): every file the code wrote is also copied to a File
-        (`assistants_output`), whose id replaces the container file's in the run's result."""
-        chosen: list[str] = [container] if isinstance(container, str) else []
-
-        async def exported(cid: str, made: Any) -> Any:
-            for f in made.images + made.files:
-                _row, data = await self.containers.file_bytes(cid, f["id"])
-                name = f["path"].rsplit("/", 1)[-1]
-                obj = await self.containers.files.store.create(new_id("file"), filename=name, purpose="assistants_output", chunks=data)
-                f["container_file_id"], f["id"], f["exported"] = f["id"], obj["id"], True
-            return made
-
-        async def run(code: str, _unused: Any = None) -> tuple[str, Any]:
-            if not chosen:
-                assert isinstance(container, dict)
-                row = await self.containers.new("Container for a response", container, where="tools.container.")
-                chosen.append(row["id"])
-            try:
-                made = await self.containers.run(chosen[0], code)
-                return chosen[0], (await exported(chosen[0], made)) if export else made
-            except APIError as exc:
-                exc.param = chosen[0]
-                raise
-
-        return run
-
-    async def check_containers(self, tools: list[dict[str, Any]] | None) -> None:
-        """404 naming `tools[i].container` for a code_interpreter container that does not exist,
-        and the `auto` container's file ids, before anything runs."""
-        for i, tool in enumerate(tools or []):
-            if not isinstance(tool, dict) or tool.get("type") != code_tool.NAME:
-                continue
-            container = tool.get("container")
-            if isinstance(container, str) and container:
-                await self.containers.row(container, f"tools[{i}].container")
-            elif isinstance(container, dict):
-                for j, fid in enumerate(container.get("file_ids") or []):
-                    if isinstance(fid, str) and await self.containers.files.store.get(fid) is None:
-                        raise not_found(f"No such File object: {fid}", f"tools[{i}].container.file_ids[{j}]")
-
     # -- inline runs ------------------------------------------------------------------
     async def run_inline(self, prep: Prepared, *, quiet: bool = False, http_errors: bool = False) -> AsyncIterator[BaseModel]:
         """Run now, yielding events; persist before the terminal event goes out. `quiet`:
@@ -354,7 +175,7 @@ class ResponsesService:
         try:
             yield builder.lifecycle("response.created")
             yield builder.lifecycle("response.in_progress")
-            async for event in run_model(builder, provider, prep.request, self._hosted(prep.hosted)):
+            async for event in run_model(builder, provider, prep.request, hosted_tools(prep.hosted, vector_stores=self.vector_stores, containers=self.containers, public_url=self.settings.public_url)):
                 if event.type in ("response.completed", "response.failed", "response.incomplete"):  # type: ignore[attr-defined]
                     finished = True
                     if http_errors and isinstance(builder.fault, ProviderError) and not _model_output(builder.body["output"]):
@@ -556,7 +377,7 @@ class ResponsesService:
         if any(item.get("type") == "item_reference" for item in new_items):
             await self.settle_writes()
         new_items, _ = await resolve_references(self.store.engine, new_items)
-        conv_id = _conversation_id(create.conversation)
+        conv_id = conversation_id(create.conversation)
         if conv_id:
             if await self.conversations.get(conv_id) is None:
                 raise not_found(f"Conversation with id '{conv_id}' not found.", "conversation")
@@ -565,7 +386,7 @@ class ResponsesService:
             past = await self._history(create.previous_response_id)
         if not new_items and not past:
             raise invalid("Missing required parameter: 'input'.", "input", "missing_required_parameter")
-        prep = self._prepare(create, model, "resp_count", conv_id, past, new_items)
+        prep = build_prepared(create, model, "resp_count", conv_id, past, new_items)
         return {"object": "response.input_tokens", "input_tokens": model.provider.count_tokens(prep.request)}
 
     # -- compaction -------------------------------------------------------------------
@@ -581,72 +402,7 @@ class ResponsesService:
         items = past + new_items
         if not items:
             raise invalid("Nothing to compact: give 'input' or 'previous_response_id'.", "input", "missing_required_parameter")
-        transcript = _transcript(context.model_view(items))
-        request = ModelRequest(
-            model=model.upstream_name,
-            input=[{"type": "message", "role": "user", "content": "Summarize this conversation so that it can be continued from the summary alone. Keep names, numbers, decisions and open questions.\n\n" + transcript}],
-            instructions="You write faithful, compact summaries of conversations.",
-            max_output_tokens=512,
-        )
-        request = context.fit_context(model.provider, request, "auto")
-        summary: list[str] = []
-        usage = None
-        try:
-            async for event in model.provider.stream(request):
-                if getattr(event, "kind", "") == "text_delta":
-                    summary.append(event.text)  # type: ignore[union-attr]
-                elif getattr(event, "kind", "") == "finish":
-                    usage = event.usage  # type: ignore[union-attr]
-        except ProviderError as exc:
-            raise http_error(exc) from exc
-        kept = [i for i in items if i.get("type") == "message" and i.get("role") == "user"]
-        compaction = {"id": new_id("cmp"), "type": "compaction", "encrypted_content": context.encode_compaction("".join(summary).strip())}
-        return {
-            "id": new_id("resp"),
-            "object": "response.compaction",
-            "created_at": int(time.time()),
-            "output": kept + [compaction],
-            "usage": usage_dict(usage.input_tokens if usage else 0, usage.output_tokens if usage else 0),
-        }
-
-
-def _allowed_for_model(mode: str, functions: list[dict[str, Any]], offered: list[dict[str, Any]]) -> Any:
-    """An `allowed_tools` choice as providers take it: {"type": "allowed_tools", "mode", "tools":
-    [{"type": "function", "name"}, …]} over the functions the model may call (`file_search` as
-    the function the engine runs); plain "auto" when none is left for the model."""
-    names = {t["name"] for t in toolset.model_functions(offered)}
-    if any(t["type"] == "file_search" for t in offered):
-        names.add(file_search.NAME)
-    listed = [{"type": "function", "name": t["name"]} for t in functions if t["name"] in names]
-    return {"type": "allowed_tools", "mode": mode, "tools": listed} if listed else "auto"
-
-
-def _conversation_id(value: str | dict[str, Any] | None) -> str | None:
-    if value is None:
-        return None
-    conv_id = value if isinstance(value, str) else value.get("id")
-    if not isinstance(conv_id, str) or not conv_id:
-        raise invalid("'conversation' must be a conversation id or {'id': …}.", "conversation")
-    return conv_id
-
-
-LOGPROBS = "message.output_text.logprobs"
-
-
-def _logprobs_wanted(params: CreateResponse, model: Any) -> int | None:
-    """`ModelRequest.top_logprobs`: None unless `include` asks for the output text's
-    log-probabilities (as on OpenAI, `top_logprobs` alone adds nothing). 400 on a route whose
-    provider cannot give them, naming the include entry, rather than an empty list."""
-    include = params.include or []
-    if LOGPROBS not in include:
-        return None
-    if not getattr(model.provider, "supports_logprobs", False):
-        raise invalid(
-            f"include '{LOGPROBS}' is not available for model '{model.name}': its {model.route.provider} provider returns no log-probabilities.",
-            f"include[{include.index(LOGPROBS)}]",
-            "unsupported_value",
-        )
-    return params.top_logprobs or 0
+        return await compact_items(model, items)
 
 
 def _model_output(output: list[dict[str, Any]]) -> bool:
@@ -656,18 +412,3 @@ def _model_output(output: list[dict[str, Any]]) -> bool:
 
 def _event_type(data: str) -> str:
     return str(orjson.loads(data).get("type", "message"))
-
-
-def _transcript(items: list[dict[str, Any]]) -> str:
-    lines = []
-    for item in items:
-        kind = item.get("type")
-        if kind == "message":
-            content = item.get("content")
-            text = content if isinstance(content, str) else " ".join(str(p.get("text", "")) for p in content or [])
-            lines.append(f"{item.get('role')}: {text}")
-        elif kind == "function_call":
-            lines.append(f"assistant called {item.get('name')}({item.get('arguments')})")
-        elif kind == "function_call_output":
-            lines.append(f"tool result: {item.get('output')}")
-    return "\n".join(lines)

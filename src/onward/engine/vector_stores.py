@@ -11,76 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from ..errors import APIError, invalid, not_found, reject_unknown
 from ..ids import new_id
 from ..retrieval import chunking, embeddings, index
 from ..retrieval.embeddings import Embedder
-from ..retrieval.parsing import ParseError, parse
+from ..retrieval.parsing import ParseError
 from ..retrieval.search import Searcher, validate_filter
-from ..store.files import BytesUnavailable, unavailable_message
 from ..store.vector_stores import STATUSES, VectorStoreStore
+from . import vector_store_params as params
 from .conversations import _check_metadata
+from .file_chunks import read_chunks
 
 log = logging.getLogger("onward.vector_stores")
-MAX_BATCH = 2000
-MAX_STORE_FILES = 500
-RANKERS = ("none", "auto", "default-2024-11-15")
-
-
-def _attributes(raw: Any, param: str = "attributes") -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise APIError(400, f"Invalid type for '{param}': expected an object of string keys.", param=param, code="invalid_type")
-    if len(raw) > 16:
-        raise invalid(f"'{param}' may hold at most 16 keys; it has {len(raw)}.", param)
-    for key, value in raw.items():
-        if len(key) > 64:
-            raise invalid(f"'{param}' key {key[:20]!r}… is longer than 64 characters.", param)
-        if isinstance(value, str):
-            if len(value) > 512:
-                raise invalid(f"'{param}.{key}' is longer than 512 characters.", f"{param}.{key}")
-        elif not isinstance(value, bool | int | float):
-            raise APIError(400, f"Invalid type for '{param}.{key}': values are strings, numbers or booleans.", param=f"{param}.{key}", code="invalid_type")
-    return raw
-
-
-def _expires_after(raw: Any, param: str = "expires_after") -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise APIError(400, f"Invalid type for '{param}': expected an object.", param=param, code="invalid_type")
-    reject_unknown(raw, {"anchor", "days"}, param)
-    if raw.get("anchor") != "last_active_at":
-        raise invalid(f"Invalid value for '{param}.anchor': {raw.get('anchor')!r}. Supported values are: 'last_active_at'.", f"{param}.anchor")
-    days = raw.get("days")
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
-        raise invalid(f"Invalid value for '{param}.days': {days!r}. It must be an integer between 1 and 365.", f"{param}.days")
-    return {"anchor": "last_active_at", "days": days}
-
-
-def _name(raw: Any, param: str = "name") -> str | None:
-    if raw is not None and not isinstance(raw, str):
-        raise APIError(400, f"Invalid type for '{param}': expected a string.", param=param, code="invalid_type")
-    return raw
-
-
-def _file_ids(raw: Any, param: str, maximum: int) -> list[str]:
-    if not isinstance(raw, list) or not all(isinstance(f, str) and f for f in raw):
-        raise APIError(400, f"Invalid type for '{param}': expected an array of file ids.", param=param, code="invalid_type")
-    if len(raw) > maximum:
-        raise invalid(f"'{param}' holds {len(raw)} ids; at most {maximum} are allowed.", param, "array_above_max_length")
-    return list(dict.fromkeys(raw))
-
-
-def page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None, "has_more": has_more}
 
 
 class VectorStoreService:
@@ -146,12 +91,12 @@ class VectorStoreService:
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         reject_unknown(body, {"name", "description", "file_ids", "chunking_strategy", "expires_after", "metadata"})
-        name = _name(body.get("name"))
-        description = _name(body.get("description"), "description")
+        name = params.name(body.get("name"))
+        description = params.name(body.get("description"), "description")
         metadata = _check_metadata(body.get("metadata"))
-        expires_after = _expires_after(body.get("expires_after"))
+        expires_after = params.expires_after(body.get("expires_after"))
         strategy = chunking.resolve_strategy(body.get("chunking_strategy"))
-        file_ids = _file_ids(body["file_ids"], "file_ids", MAX_STORE_FILES) if body.get("file_ids") is not None else []
+        file_ids = params.file_ids(body["file_ids"], "file_ids", params.MAX_STORE_FILES) if body.get("file_ids") is not None else []
         entries = await self._entries([(fid, strategy, None) for fid in file_ids], "file_ids")
         vs_id = new_id("vs")
         await self.store.create(vs_id, name=name, description=description, metadata=metadata, expires_after=expires_after)
@@ -170,17 +115,17 @@ class VectorStoreService:
         if result is None:
             cursor = "after" if after else "before"
             raise invalid(f"Invalid '{cursor}': no vector store found with id '{after or before}'.", cursor)
-        return page(*result)
+        return params.page(*result)
 
     async def update(self, vs_id: str, body: dict[str, Any]) -> dict[str, Any]:
         reject_unknown(body, {"name", "expires_after", "metadata"})
         changes: dict[str, Any] = {}
         if "name" in body:
-            changes["name"] = _name(body["name"])
+            changes["name"] = params.name(body["name"])
         if "metadata" in body:
             changes["metadata"] = _check_metadata(body["metadata"])
         if "expires_after" in body:
-            changes["expires_after"] = _expires_after(body["expires_after"])
+            changes["expires_after"] = params.expires_after(body["expires_after"])
         if not await self.store.update(vs_id, **changes):
             raise not_found(f"No vector store found with id '{vs_id}'.", "vector_store_id")
         return await self.get(vs_id)
@@ -226,7 +171,7 @@ class VectorStoreService:
         if not isinstance(file_id, str) or not file_id:
             raise invalid("Missing required parameter: 'file_id'.", "file_id", "missing_required_parameter")
         strategy = chunking.resolve_strategy(body.get("chunking_strategy"))
-        attributes = _attributes(body.get("attributes"))
+        attributes = params.attributes(body.get("attributes"))
         await self._usable(vs_id)
         entries = await self._entries([(file_id, strategy, attributes)], "file_id")
         return (await self._attach(vs_id, entries, batch_id=None))[0]
@@ -250,13 +195,13 @@ class VectorStoreService:
         if result is None:
             cursor = "after" if after else "before"
             raise invalid(f"Invalid '{cursor}': no file with id '{after or before}' in vector store '{vs_id}'.", cursor)
-        return page(*result)
+        return params.page(*result)
 
     async def update_file(self, vs_id: str, file_id: str, body: dict[str, Any]) -> dict[str, Any]:
         reject_unknown(body, {"attributes"})
         if "attributes" not in body:
             raise invalid("Missing required parameter: 'attributes'.", "attributes", "missing_required_parameter")
-        attributes = _attributes(body["attributes"])
+        attributes = params.attributes(body["attributes"])
         await self.get(vs_id)
         if not await self.store.update_attributes(vs_id, file_id, attributes):
             raise not_found(f"No file found with id '{file_id}' in vector store '{vs_id}'.", "file_id")
@@ -289,31 +234,7 @@ class VectorStoreService:
         reject_unknown(body, {"file_ids", "files", "chunking_strategy", "attributes"})
         if body.get("file_ids") is not None and body.get("files") is not None:
             raise invalid("'file_ids' and 'files' are mutually exclusive: send one of them.", "files")
-        strategy = chunking.resolve_strategy(body.get("chunking_strategy"))
-        attributes = _attributes(body.get("attributes"))
-        specs: list[tuple[str, dict[str, Any], dict[str, Any] | None]]
-        if body.get("files") is not None:
-            files = body["files"]
-            if not isinstance(files, list) or not files:
-                raise invalid("'files' must be a non-empty array of {file_id, attributes?, chunking_strategy?}.", "files", "invalid_type")
-            if len(files) > MAX_BATCH:
-                raise invalid(f"'files' holds {len(files)} entries; at most {MAX_BATCH} are allowed.", "files", "array_above_max_length")
-            specs = []
-            for i, f in enumerate(files):
-                if not isinstance(f, dict) or not isinstance(f.get("file_id"), str) or not f["file_id"]:
-                    raise invalid(f"Missing required parameter: 'files[{i}].file_id'.", f"files[{i}].file_id", "missing_required_parameter")
-                reject_unknown(f, {"file_id", "attributes", "chunking_strategy"}, f"files[{i}]")
-                specs.append((f["file_id"], chunking.resolve_strategy(f.get("chunking_strategy"), f"files[{i}].chunking_strategy"), _attributes(f.get("attributes"), f"files[{i}].attributes")))
-            specs = list({s[0]: s for s in specs}.values())
-            param = "files"
-        elif body.get("file_ids") is not None:
-            ids = _file_ids(body["file_ids"], "file_ids", MAX_BATCH)
-            if not ids:
-                raise invalid("'file_ids' must not be empty.", "file_ids", "empty_array")
-            specs = [(fid, strategy, attributes) for fid in ids]
-            param = "file_ids"
-        else:
-            raise invalid("Missing required parameter: 'file_ids' (or 'files').", "file_ids", "missing_required_parameter")
+        specs, param = params.batch_specs(body)
         await self._usable(vs_id)
         entries = await self._entries(specs, param)
         batch_id = new_id("vsfb")
@@ -344,13 +265,13 @@ class VectorStoreService:
         reject_unknown(body, {"query", "rewrite_query", "max_num_results", "filters", "ranking_options"})
         if "query" not in body:
             raise invalid("Missing required parameter: 'query'.", "query", "missing_required_parameter")
-        queries = _queries(body["query"])
+        queries = params.queries(body["query"])
         rewrite = body.get("rewrite_query", False)
         if not isinstance(rewrite, bool):
             raise APIError(400, "Invalid type for 'rewrite_query': expected a boolean.", param="rewrite_query", code="invalid_type")
-        limit = _max_results(body.get("max_num_results"))
+        limit = params.max_results(body.get("max_num_results"))
         filters = validate_filter(body["filters"]) if body.get("filters") is not None else None
-        threshold = _ranking(body.get("ranking_options"))
+        threshold = params.ranking(body.get("ranking_options"))
         results = await self._search([vs_id], queries, max_num_results=limit, filters=filters, score_threshold=threshold)
         data = [{"file_id": r["file_id"], "filename": r["filename"], "score": r["score"], "attributes": r["attributes"], "content": [{"type": "text", "text": r["text"]}]} for r in results]
         return {"object": "vector_store.search_results.page", "search_query": queries, "data": data, "has_more": False, "next_page": None}
@@ -361,9 +282,9 @@ class VectorStoreService:
         """For the file_search tool: the best chunks of the given stores as
         [{file_id, filename, score, attributes, text, vector_store_id}], best first.
         Unknown stores raise 404, an expired store or a bad filter 400."""
-        queries = _queries(query)
+        queries = params.queries(query)
         filters = validate_filter(filters) if filters is not None else None
-        return await self._search(list(dict.fromkeys(vector_store_ids)), queries, max_num_results=_max_results(max_num_results), filters=filters, score_threshold=score_threshold)
+        return await self._search(list(dict.fromkeys(vector_store_ids)), queries, max_num_results=params.max_results(max_num_results), filters=filters, score_threshold=score_threshold)
 
     async def _search(self, vs_ids: list[str], queries: list[str], *, max_num_results: int, filters: dict[str, Any] | None, score_threshold: float | None) -> list[dict[str, Any]]:
         known = await self.store.exists(vs_ids)
@@ -413,7 +334,7 @@ class VectorStoreService:
             if source is None:
                 return  # detached, cancelled or superseded meanwhile
             try:
-                text, chunks = await self._read(file_id, source)
+                text, chunks = await read_chunks(self.files, file_id, source)
                 vectors = await self.embedder.embed(chunks) if self.embedder is not None and chunks else None
             except asyncio.CancelledError:
                 raise
@@ -430,86 +351,6 @@ class VectorStoreService:
             rows = index.chunk_rows(chunks, vectors, self.embedder.name if self.embedder is not None else None)
             await self.store.finish_ingest(vs_id, file_id, token, content=text, usage_bytes=usage, chunks=rows)
             self._notify(vs_id)
-
-    async def _read(self, file_id: str, source: dict[str, Any]) -> tuple[str, list[str]]:
-        meta = await self.files.get(file_id)
-        if meta is None:
-            raise ParseError("invalid_file", f"The file '{file_id}' was deleted before it could be processed.")
-        filename = meta.get("filename") or source["filename"]
-        static = source["chunking_strategy"]["static"]
-        async with self._local_copy(file_id, filename) as path:
-            text = await asyncio.to_thread(parse, path, filename)
-        chunks = await asyncio.to_thread(chunking.chunk_text, text, static["max_chunk_size_tokens"], static["chunk_overlap_tokens"])
-        return text, chunks
-
-    @contextlib.asynccontextmanager
-    async def _local_copy(self, file_id: str, filename: str) -> Any:
-        """A path to the file's bytes: the blob itself when stored on local disk, else a
-        temporary copy."""
-        try:
-            path = self.files.path(file_id)
-        except NotImplementedError:
-            path = None
-        except ValueError as exc:
-            raise ParseError("invalid_file", f"The file '{file_id}' cannot be read: {exc}") from exc
-        if path is not None:
-            if not await asyncio.to_thread(Path(path).exists):
-                stored = await self.files.elsewhere(file_id)
-                if stored is not None:
-                    raise ParseError("invalid_file", unavailable_message(file_id, stored, self.files.blobs.location))
-                raise ParseError("invalid_file", f"The bytes of '{file_id}' are missing from storage.")
-            yield Path(path)
-            return
-        try:
-            chunks = await self.files.open(file_id)
-        except BytesUnavailable as exc:
-            raise ParseError("invalid_file", exc.message) from None
-        fd, tmp = tempfile.mkstemp(suffix=Path(filename).suffix)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                async for chunk in chunks:
-                    await asyncio.to_thread(out.write, chunk)
-            yield Path(tmp)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _queries(raw: Any) -> list[str]:
-    if isinstance(raw, str):
-        queries = [raw]
-    elif isinstance(raw, list) and raw and all(isinstance(q, str) for q in raw):
-        queries = list(raw)
-    else:
-        raise APIError(400, "Invalid type for 'query': expected a string or a non-empty array of strings.", param="query", code="invalid_type")
-    if not any(q.strip() for q in queries):
-        raise invalid("Invalid value for 'query': it must not be empty.", "query", "empty_string")
-    return queries
-
-
-def _max_results(raw: Any) -> int:
-    if raw is None:
-        return 10
-    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= 50:
-        raise invalid(f"Invalid 'max_num_results': {raw!r}. It must be an integer between 1 and 50.", "max_num_results")
-    return raw
-
-
-def _ranking(raw: Any) -> float | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise APIError(400, "Invalid type for 'ranking_options': expected an object.", param="ranking_options", code="invalid_type")
-    reject_unknown(raw, {"ranker", "score_threshold"}, "ranking_options")
-    ranker = raw.get("ranker")
-    if ranker is not None and ranker not in RANKERS:
-        raise invalid(f"Invalid value for 'ranking_options.ranker': {ranker!r}. Supported values are: {', '.join(RANKERS)}.", "ranking_options.ranker")
-    threshold = raw.get("score_threshold")
-    if threshold is None:
-        return None
-    if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
-        raise invalid(f"Invalid 'ranking_options.score_threshold': {threshold!r}. It must be a number between 0 and 1.", "ranking_options.score_threshold")
-    return float(threshold)
 
 
 async def start_service(engine: Any, files: Any, settings: Any) -> VectorStoreService:
