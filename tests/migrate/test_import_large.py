@@ -12,13 +12,16 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 N = 100_000
 
 # Runs the CLI in a child process that reports its own peak memory when done.
+# VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across exec, so a child of a large
+# test process would report its parent's peak.
 MEASURED = """
-import resource, sys
+import sys
 from onward.cli import app
 try:
     app(sys.argv[1:], standalone_mode=False)
 finally:
-    print(f"peak_rss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(f"peak_rss_kb={hwm.split()[1]}", file=sys.stderr)
 """
 
 
