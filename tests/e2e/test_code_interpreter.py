@@ -158,7 +158,8 @@ ESCAPES = {
     "data dir": "print(open('{data}/onward.db', 'rb').read(16))" ,
     "checkout": "print(open('{root}/pyproject.toml').read())",
     "write outside": "open('/usr/evil', 'w').write('x')",
-    "write tmp is private": "open('/tmp/x', 'w').write('x'); import os; print(os.listdir('/'), os.listdir('/work/main'))",
+    # the checkout is absent, or holds only the bound virtualenv when it lives inside it
+    "write tmp is private": "open('/tmp/x', 'w').write('x'); import os; print(os.listdir('/'), os.listdir('{root}') if os.path.isdir('{root}') else 'no checkout')",
 }
 
 
