@@ -3,6 +3,7 @@ installed SDK, so it stays true when the SDK grows."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import typing
 from pathlib import Path
@@ -18,8 +19,8 @@ from onward.engine import toolset
 from onward.engine.params import INCLUDABLE, CompactRequest, CreateResponse
 from onward.errors import APIError
 
-SPEC = Path("/work/shared/reference/openai-openapi-subset.json")
 ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "tests" / "fixtures" / "openai-openapi-subset.json.gz"  # OpenAI's spec subset, gzipped
 
 
 def _keys(typed_dict) -> set[str]:
@@ -27,7 +28,7 @@ def _keys(typed_dict) -> set[str]:
 
 
 def _spec_props(name: str) -> set[str]:
-    schemas = json.loads(SPEC.read_text())["components"]["schemas"]
+    schemas = json.loads(gzip.decompress(SPEC.read_bytes()))["components"]["schemas"]
 
     def walk(node) -> set[str]:
         out = set(node.get("properties", {}))
