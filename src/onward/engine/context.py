@@ -71,6 +71,17 @@ def _normalize_message(item: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
+def _tool_call(raw: dict[str, Any], where: str, kind: str, payload: str, prefix: str) -> dict[str, Any]:
+    """A function_call (`arguments`) or custom_tool_call (`input`) item as given back as input."""
+    for key in ("call_id", "name", payload):
+        if not isinstance(raw.get(key), str):
+            raise invalid(f"Missing required parameter: '{where}.{key}'.", f"{where}.{key}", "missing_required_parameter")
+    call = {"type": kind, "id": raw.get("id") or new_id(prefix), "call_id": raw["call_id"], "name": raw["name"], payload: raw[payload], "status": raw.get("status") or "completed"}
+    if isinstance(raw.get("namespace"), str):
+        call["namespace"] = raw["namespace"]
+    return call
+
+
 def normalize_input(value: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The request's `input` as stored items, each with an id, content as parts. Every item
     is type-checked (`items.check_item`) and ids are unique within the request (400 naming
@@ -86,21 +97,9 @@ def normalize_input(value: str | list[dict[str, Any]] | None) -> list[dict[str, 
         if kind == "message":
             items.append(_normalize_message(raw, where))
         elif kind == "function_call":
-            for key in ("call_id", "name", "arguments"):
-                if not isinstance(raw.get(key), str):
-                    raise invalid(f"Missing required parameter: '{where}.{key}'.", f"{where}.{key}", "missing_required_parameter")
-            call = {"type": "function_call", "id": raw.get("id") or new_id("fc"), "call_id": raw["call_id"], "name": raw["name"], "arguments": raw["arguments"], "status": raw.get("status") or "completed"}
-            if isinstance(raw.get("namespace"), str):
-                call["namespace"] = raw["namespace"]
-            items.append(call)
+            items.append(_tool_call(raw, where, "function_call", "arguments", "fc"))
         elif kind == "custom_tool_call":
-            for key in ("call_id", "name", "input"):
-                if not isinstance(raw.get(key), str):
-                    raise invalid(f"Missing required parameter: '{where}.{key}'.", f"{where}.{key}", "missing_required_parameter")
-            custom = {"type": "custom_tool_call", "id": raw.get("id") or new_id("ctc"), "call_id": raw["call_id"], "name": raw["name"], "input": raw["input"], "status": raw.get("status") or "completed"}
-            if isinstance(raw.get("namespace"), str):
-                custom["namespace"] = raw["namespace"]
-            items.append(custom)
+            items.append(_tool_call(raw, where, "custom_tool_call", "input", "ctc"))
         elif kind in ("function_call_output", "custom_tool_call_output"):
             if not isinstance(raw.get("call_id"), str):
                 raise invalid(f"Missing required parameter: '{where}.call_id'.", f"{where}.call_id", "missing_required_parameter")
