@@ -20,6 +20,7 @@ LIMITED = '[models.limited]\nprovider = "scripted"\nrpm = 3\nrate_window = 12\ns
 # tpm over an hour: the bucket refills ~0.3 tokens/s, so header values move only by what requests take.
 TOKENS = '[models.tokens]\nprovider = "scripted"\ntpm = 1000\nrate_window = 3600\nscript = [{ text = "one two three" }]\n'
 
+TOKENS_CMP = '[models.tokens-cmp]\nprovider = "scripted"\ntpm = 1000\nrate_window = 3600\nscript = [{ text = "one two three" }]\n'
 TOKENS_BG = '[models.tokens-bg]\nprovider = "scripted"\ntpm = 1000\nrate_window = 3600\nscript = [{ text = "one two three" }]\n'
 # One request per 10 s: an Assistants run over it waits for its turn instead of failing.
 RUNS = '[models.runs]\nprovider = "scripted"\nrpm = 1\nrate_window = 10\nscript = [{ text = "run reply" }]\n'
@@ -37,7 +38,7 @@ def srv(request, tmp_path_factory):
 
     with contextlib.ExitStack() as stack:
         tmp = tmp_path_factory.mktemp(f"rl-{request.param}")
-        server = Server(tmp, _url(request.param, tmp, stack), 'default = "limited"\n' + LIMITED + TOKENS + TOKENS_BG + RUNS).start()
+        server = Server(tmp, _url(request.param, tmp, stack), 'default = "limited"\n' + LIMITED + TOKENS + TOKENS_CMP + TOKENS_BG + RUNS).start()
         yield server
         server.stop()
 
@@ -163,6 +164,43 @@ def test_each_api_key_has_its_own_budget(tmp_path):
         server.stop()
 
 
+
+def test_compact_is_admitted_and_answers_the_headers(srv):
+    client = srv.client()
+    before = _remaining(client.responses.with_raw_response.create(model="tokens-cmp", input="hi"), "tokens")
+    raw = client.responses.with_raw_response.compact(model="tokens-cmp", input="summarize me please")
+    assert raw.parse().output[-1].type == "compaction"
+    assert {"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"} <= set(raw.headers)
+    assert _remaining(raw, "tokens") < before  # the summary's input and output cap were charged
+
+
+def test_compact_over_the_limit_is_429(tmp_path):
+    toml = '[models.one]\nprovider = "scripted"\nrpm = 1\nrate_window = 3600\nscript = [{ text = "summary" }]\n'
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'o.db'}", toml).start()
+    try:
+        client = server.client(max_retries=0)
+        client.responses.compact(model="one", input="a long talk")
+        with pytest.raises(openai.RateLimitError) as err:
+            client.responses.compact(model="one", input="a long talk")
+        assert err.value.response.headers["retry-after"]
+    finally:
+        server.stop()
+
+
+def test_assistants_runs_charge_their_creators_key(tmp_path):
+    server = Server(tmp_path, f"sqlite:///{tmp_path / 'o.db'}", RUNS.replace("rate_window = 10", "rate_window = 3600"), env={"ONWARD_API_KEYS": "key-a,key-b"}).start()
+    try:
+        a, b = server.client(api_key="key-a", max_retries=0), server.client(api_key="key-b", max_retries=0)
+        asst = a.beta.assistants.create(model="runs")
+        thread = a.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+        assert a.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=asst.id, poll_interval_ms=100).status == "completed"
+        with pytest.raises(openai.RateLimitError):  # key-a's run took key-a's one request
+            a.responses.create(model="runs", input="hi")
+        assert b.responses.create(model="runs", input="hi").status == "completed"  # key-b's budget is whole
+    finally:
+        server.stop()
+
+
 # -- an upstream's own 429 pauses the route ----------------------------------------------------
 
 
@@ -226,13 +264,15 @@ def test_limits_on_the_embedded_model(tmp_path):
     try:
         client = server.client()
         counted = client.responses.input_tokens.count(model="small", input="Say hello.").input_tokens
+        started = time.monotonic()
         raw = client.responses.with_raw_response.create(model="small", input="Say hello.", max_output_tokens=16)
         first = raw.parse()
         assert first.usage.input_tokens == counted and 0 < first.usage.output_tokens <= 16
         assert _remaining(raw) == 1 and 5000 - counted - 16 <= _remaining(raw, "tokens") <= 5000 - counted - 16 + 2
         raw = client.responses.with_raw_response.create(model="small", input="Say hello.", max_output_tokens=16)
+        refilled = (time.monotonic() - started) * 5000 / 3600  # the bucket refills while the model writes
         expected = 5000 - first.usage.total_tokens - counted - 16
-        assert _remaining(raw) == 0 and expected <= _remaining(raw, "tokens") <= expected + 2
+        assert _remaining(raw) == 0 and expected <= _remaining(raw, "tokens") <= expected + 2 + refilled
         with pytest.raises(openai.RateLimitError):
             client.responses.create(model="small", input="Say hello.", max_output_tokens=16)
     finally:

@@ -22,7 +22,7 @@ router = APIRouter()
 async def create_response(request: Request) -> Response:
     params = validate(CreateResponse, parse_json(await request.body()))
     svc = services(request).responses
-    caller = caller_of(request.headers.get("authorization"), bool(services(request).settings.api_keys))
+    caller = _caller(request)
     prep = await svc.prepare(params, caller=caller)
     if prep.background:
         first = await svc.enqueue(prep)
@@ -92,10 +92,18 @@ async def list_input_items(
 @router.post("/v1/responses/compact")
 async def compact(request: Request) -> Response:
     params = validate(CompactRequest, parse_json(await request.body()))
-    return json(await services(request).responses.compact(params))
+    body, headers = await services(request).responses.compact(params, _caller(request))
+    reply = json(body)
+    reply.headers.update(headers)  # x-ratelimit-*, as for a response
+    return reply
 
 
 @router.post("/v1/responses/input_tokens")
 async def input_tokens(request: Request) -> Response:
     params = validate(InputTokensRequest, parse_json(await request.body()))
     return json(await services(request).responses.count_input_tokens(params))
+
+
+def _caller(request: Request) -> str:
+    """The rate-limit bucket owner of this request (ratelimit.caller_of)."""
+    return caller_of(request.headers.get("authorization"), bool(services(request).settings.api_keys))

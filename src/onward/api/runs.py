@@ -15,6 +15,7 @@ from ..assistants.params import (
     RunCreate,
     SubmitToolOutputs,
 )
+from ..engine.ratelimit import caller_of
 from ..errors import invalid
 from .assistants import body_of
 from .deps import json, page_params, services
@@ -35,6 +36,11 @@ def _include(include: list[str] | None) -> list[str]:
     return include or []
 
 
+def _caller(request: Request) -> str:
+    """Whose rate-limit buckets the run's model turns are charged to (ratelimit.caller_of)."""
+    return caller_of(request.headers.get("authorization"), bool(services(request).settings.api_keys))
+
+
 def _run(body: dict[str, Any]) -> Response:
     return json(body, headers={"openai-poll-after-ms": POLL_AFTER_MS})
 
@@ -43,7 +49,7 @@ def _run(body: dict[str, Any]) -> Response:
 async def create_thread_and_run(request: Request) -> Response:
     params = await body_of(request, CreateAndRun)
     svc = runs(request)
-    _thread, run = await svc.create_thread_and_run(params)
+    _thread, run = await svc.create_thread_and_run(params, _caller(request))
     if params.stream:
         return sse(svc.follow(run["id"], -1))
     return _run(run)
@@ -53,7 +59,7 @@ async def create_thread_and_run(request: Request) -> Response:
 async def create(request: Request, thread_id: str, include: list[str] | None = Query(default=None, alias="include[]")) -> Response:
     params = await body_of(request, RunCreate)
     svc = runs(request)
-    run = await svc.create(thread_id, params, _include(include))
+    run = await svc.create(thread_id, params, _include(include), _caller(request))
     if params.stream:
         return sse(svc.follow(run["id"], -1))
     return _run(run)

@@ -69,12 +69,14 @@ class RunService:
         return self._changes.setdefault(run_id, _Change())
 
     # -- creating ---------------------------------------------------------------------
-    async def create(self, thread_id: str, params: RunCreate, include: list[str] | None = None) -> dict[str, Any]:
+    async def create(self, thread_id: str, params: RunCreate, include: list[str] | None = None, caller: str = "*") -> dict[str, Any]:
+        """Store a queued run and start it. `caller` (ratelimit.caller_of): whose rate-limit
+        buckets its model turns are charged to."""
         assistant = await self.assistants.get_assistant(params.assistant_id)
         thread = await self.assistants.get_thread(thread_id)
         run = self._run_object(thread_id, assistant, params)
         if not params.additional_messages:  # the thread is locked in the run's own insert
-            return await self._enqueue(run, assistant, thread, include, lock_seconds=expiry_seconds() + 300)
+            return await self._enqueue(run, assistant, thread, include, lock_seconds=expiry_seconds() + 300, caller=caller)
         # held briefly while the messages go in (a crash here must not keep the thread), then
         # taken over by the run's own insert
         locked = await self.conversations.lock(thread_id, run["id"], seconds=max(30.0, 3 * self.settings.lease_seconds))
@@ -92,19 +94,19 @@ class RunService:
                     raise
             # their attachments may have given the thread a vector store
             thread["tool_resources"] = await self.assistants.store.get_tool_resources(thread_id)
-            return await self._enqueue(run, assistant, thread, include, lock_seconds=expiry_seconds() + 300)
+            return await self._enqueue(run, assistant, thread, include, lock_seconds=expiry_seconds() + 300, caller=caller)
         except BaseException:
             await self.conversations.unlock(thread_id, run["id"])
             raise
 
-    async def create_thread_and_run(self, params: CreateAndRun) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def create_thread_and_run(self, params: CreateAndRun, caller: str = "*") -> tuple[dict[str, Any], dict[str, Any]]:
         assistant = await self.assistants.get_assistant(params.assistant_id)
         self._check(params, assistant)
         thread = await self.assistants.create_thread(params.thread)
         if params.tool_resources:  # run-level resources override the assistant's for this run
             thread["run_tool_resources"] = await self.assistants.tool_resources(params.tool_resources)
         run = self._run_object(thread["id"], assistant, params)
-        created = await self._enqueue(run, assistant, thread, None, thread_event=thread, lock_seconds=expiry_seconds() + 300)
+        created = await self._enqueue(run, assistant, thread, None, thread_event=thread, lock_seconds=expiry_seconds() + 300, caller=caller)
         thread.pop("run_tool_resources", None)
         return thread, created
 
@@ -161,6 +163,7 @@ class RunService:
         include: list[str] | None,
         thread_event: dict[str, Any] | None = None,
         lock_seconds: float | None = None,
+        caller: str = "*",
     ) -> dict[str, Any]:
         """Store the queued run and start it; with `lock_seconds`, the thread is locked for it in
         the same transaction (else the caller holds the lock already)."""
@@ -171,7 +174,7 @@ class RunService:
         for resources in (assistant.get("tool_resources") or {}, thread.get("run_tool_resources") or {}, thread.get("tool_resources") or {}):
             code_files += (resources.get("code_interpreter") or {}).get("file_ids") or []
         self.assistants.check_model(run["model"])
-        request = {"model": self.registry.get(run["model"]).name, "vector_store_ids": vector_stores, "code_file_ids": list(dict.fromkeys(code_files)), "include": include or [], "used": [0, 0], "pending_calls": []}
+        request = {"model": self.registry.get(run["model"]).name, "vector_store_ids": vector_stores, "code_file_ids": list(dict.fromkeys(code_files)), "include": include or [], "used": [0, 0], "pending_calls": [], "rate_caller": caller}
         em = Emitter(self.hub, run["id"], 0)
         if thread_event is not None:
             em.emit("thread.created", thread_event)

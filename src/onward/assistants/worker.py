@@ -290,7 +290,7 @@ class Worker:
             raise APIError(400, f"Thread {run['thread_id']} has no messages to run on. Add a message first.")
         await self._wait_for_files(run["id"], req.get("vector_store_ids") or [])
         container = await self._container(run, req)
-        prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None, container), history=history[:-1], caller="*", wait=True)
+        prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None, container), history=history[:-1], caller=req.get("rate_caller", "*"), wait=True)
         prep.wait_for_limits = True  # an upstream's 429 pauses the route: the run waits, then retries
         req["turns"] = req.get("turns", 0) + 1  # model turns of this run (stored when it settles)
         if prep.hosted and prep.hosted.get("code_interpreter"):

@@ -12,23 +12,29 @@ from . import context
 from .events import usage_dict
 from .faults import http_error
 
+SUMMARY_TOKENS = 512  # the summary's output cap
 
-async def compact_items(model: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """The `response.compaction` object for `items`: the user's messages kept as they are, then
-    the model's summary of everything as one `compaction` item. `model` is the registry entry;
-    a model failure raises its HTTP error."""
+
+def compaction_request(model: Any, items: list[dict[str, Any]]) -> ModelRequest:
+    """The model request that summarizes `items` (truncated from the oldest to fit the window)."""
     transcript = _transcript(context.model_view(items))
     request = ModelRequest(
         model=model.upstream_name,
         input=[{"type": "message", "role": "user", "content": "Summarize this conversation so that it can be continued from the summary alone. Keep names, numbers, decisions and open questions.\n\n" + transcript}],
         instructions="You write faithful, compact summaries of conversations.",
-        max_output_tokens=512,
+        max_output_tokens=SUMMARY_TOKENS,
     )
-    request = context.fit_context(model.provider, request, "auto")
+    return context.fit_context(model.provider, request, "auto")
+
+
+async def compact_items(provider: Any, request: ModelRequest, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The `response.compaction` object for `items`: the user's messages kept as they are, then
+    the summary `provider` writes for `request` (see `compaction_request`) as one `compaction`
+    item. A model failure raises its HTTP error."""
     summary: list[str] = []
     usage = None
     try:
-        async for event in model.provider.stream(request):
+        async for event in provider.stream(request):
             if getattr(event, "kind", "") == "text_delta":
                 summary.append(event.text)  # type: ignore[union-attr]
             elif getattr(event, "kind", "") == "finish":

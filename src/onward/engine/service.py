@@ -24,7 +24,7 @@ from ..store.notify import Notifier
 from ..store.responses import TERMINAL, ResponseStore
 from . import context
 from .background import BackgroundRunner
-from .compaction import compact_items
+from .compaction import SUMMARY_TOKENS, compact_items, compaction_request
 from .events import ResponseBuilder
 from .faults import http_error
 from .hosted_setup import check_containers, hosted_tools
@@ -118,14 +118,22 @@ class ResponsesService:
 
     async def _admit(self, prep: Prepared, model: Any, caller: str, max_output_tokens: int | None, wait: bool) -> None:
         """Charge one request and the estimated input plus the output cap to the route."""
+        estimate = model.provider.count_tokens(prep.request) + (max_output_tokens or 0)
+        prep.rate_tokens, prep.rate_headers = await self._charge(model, caller, estimate, wait, prep.body["model"])
+        prep.rate_caller = caller
+
+    async def _charge(self, model: Any, caller: str, estimate: int, wait: bool, shown_name: str) -> tuple[int, dict[str, str]]:
+        """Admit one request of `estimate` tokens on `model`'s route for `caller`: the tokens
+        charged (to settle later) and the x-ratelimit-* headers. Over the limit: 429 (or, with
+        `wait`, sleep until admitted, at most MAX_WAIT seconds)."""
         lim = self.limiter.limits[model.name]
-        tokens = (model.provider.count_tokens(prep.request) + (max_output_tokens or 0)) if lim.tpm else 0
+        tokens = estimate if lim.tpm else 0
         deadline = time.monotonic() + MAX_WAIT
         while not (verdict := await self.limiter.admit(model.name, caller, tokens)).ok:
             if not wait or time.monotonic() + verdict.wait > deadline:
-                raise too_many(prep.body["model"], verdict, lim, tokens)
+                raise too_many(shown_name, verdict, lim, tokens)
             await asyncio.sleep(verdict.wait + 0.01)
-        prep.rate_caller, prep.rate_tokens, prep.rate_headers = caller, min(tokens, lim.tpm) if lim.tpm else 0, verdict.headers
+        return (min(tokens, lim.tpm) if lim.tpm else 0), verdict.headers
 
     async def settle_rate(self, prep: Prepared, body: dict[str, Any] | None) -> None:
         """Settle an admitted response's token charge to its real usage (none: nothing ran)."""
@@ -390,7 +398,10 @@ class ResponsesService:
         return {"object": "response.input_tokens", "input_tokens": model.provider.count_tokens(prep.request)}
 
     # -- compaction -------------------------------------------------------------------
-    async def compact(self, params: CompactRequest) -> dict[str, Any]:
+    async def compact(self, params: CompactRequest, caller: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+        """The `response.compaction` object and the x-ratelimit-* headers for the reply. The
+        summary is a model call like any other: admitted through the route's rpm/tpm as
+        `caller`, settled to its usage, paused with its upstream."""
         if not params.model:
             raise invalid("Missing required parameter: 'model'.", "model", "missing_required_parameter")
         model = self._model(params.model)
@@ -402,7 +413,17 @@ class ResponsesService:
         items = past + new_items
         if not items:
             raise invalid("Nothing to compact: give 'input' or 'previous_response_id'.", "input", "missing_required_parameter")
-        return await compact_items(model, items)
+        request = compaction_request(model, items)
+        if caller is None or not self.limiter.limited(model.name):
+            return await compact_items(self.paced(model.name, False), request, items), {}
+        estimate = model.provider.count_tokens(request) + SUMMARY_TOKENS
+        charged, headers = await self._charge(model, caller, estimate, False, params.model)
+        body: dict[str, Any] | None = None
+        try:
+            body = await compact_items(self.paced(model.name, False), request, items)
+        finally:
+            await self.settle_charge(model.name, caller, charged, body)
+        return body, headers
 
 
 def _model_output(output: list[dict[str, Any]]) -> bool:
