@@ -37,20 +37,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.console import Console
-from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/, for common
 import common  # noqa: E402
+import litellm_peer  # noqa: E402
+from profiling import PROFILE_RATE, render_profile, top_frames  # noqa: E402
+from report import ratio, render  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PROMPT = "Say hello in one short sentence."
-
-# The aims, and the peer to beat
-AIM_ADDED_P50_MS = 2.0  # median added latency at concurrency 1
-AIM_THROUGHPUT_RATIO = 0.5  # Onward req/s at the highest concurrency >= 0.5 x direct
-LITELLM_CPU_MS = 9.0  # LiteLLM's CPU per bridged /v1/responses request
-
 
 # -- CPU clocks -----------------------------------------------------------------------------
 def thread_cpu(pid: int, tid: int | None = None) -> float:
@@ -73,6 +68,7 @@ class Servers:
     onward_log: Path
     clocks: dict[str, common.ProcClock] = field(default_factory=dict)
     stats_client: httpx.Client = field(default_factory=httpx.Client)  # keep-alive: adds no upstream connections
+    litellm: common.Server | None = None
 
     @property
     def upstream_url(self) -> str:
@@ -83,7 +79,7 @@ class Servers:
         return f"http://127.0.0.1:{self.onward_port}"
 
 
-def start_servers(tmp: Path, onward_cmd: str) -> Servers:
+def start_servers(tmp: Path, onward_cmd: str, litellm_exe: Path | None = None) -> Servers:
     up = subprocess.Popen(
         [sys.executable, str(HERE / "fake_upstream.py"), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -111,11 +107,20 @@ def start_servers(tmp: Path, onward_cmd: str) -> Servers:
         common.stop_procs([up], timeout=10)
         raise
     assert onward.clock is not None
-    return Servers(tmp, up, up_port, onward.proc, onward.port, onward.log, {"onward": onward.clock, "upstream": common.ProcClock(up.pid)})
+    servers = Servers(tmp, up, up_port, onward.proc, onward.port, onward.log, {"onward": onward.clock, "upstream": common.ProcClock(up.pid)})
+    if litellm_exe is not None:
+        try:
+            servers.litellm = litellm_peer.start(litellm_exe, tmp, up_port, tmp / "litellm.log")
+        except SystemExit:
+            stop_servers(servers)
+            raise
+        assert servers.litellm.clock is not None
+        servers.clocks["litellm"] = servers.litellm.clock
+    return servers
 
 
 def stop_servers(servers: Servers) -> None:
-    common.stop_procs([servers.onward, servers.upstream], timeout=10)
+    common.stop_procs([servers.onward, servers.upstream] + ([servers.litellm.proc] if servers.litellm else []), timeout=10)
     servers.stats_client.close()
 
 
@@ -124,18 +129,27 @@ def stop_servers(servers: Servers) -> None:
 class Variant:
     key: str
     label: str
-    target: str  # "direct" | "onward"
+    target: str  # "direct" | "onward" | "litellm" (its /v1/responses) | "litellm_chat" (its /v1/chat/completions)
     stream: bool
     payload: bytes
     baseline: str | None = None  # the direct variant it is compared with
+    peer_of: str | None = None  # a LiteLLM row: the Onward row it is set against
+
+    @property
+    def server(self) -> str | None:
+        """The proxy process whose CPU the row measures (None: direct)."""
+        return None if self.target == "direct" else self.target.split("_")[0]
 
 
-def variants() -> list[Variant]:
+def variants(litellm: bool = False) -> list[Variant]:
     def direct(stream: bool) -> bytes:
         body: dict[str, Any] = {"model": "fake", "messages": [{"role": "user", "content": PROMPT}], "stream": stream}
         if stream:
             body["stream_options"] = {"include_usage": True}
         return json.dumps(body).encode()
+
+    def chat(stream: bool) -> bytes:  # the direct request, to the proxy's model name
+        return direct(stream).replace(b'"model": "fake"', b'"model": "fast"')
 
     def onward(stream: bool, store: bool | None) -> bytes:
         body: dict[str, Any] = {"model": "fast", "input": PROMPT, "stream": stream}
@@ -143,7 +157,7 @@ def variants() -> list[Variant]:
             body["store"] = store
         return json.dumps(body).encode()
 
-    return [
+    vs = [
         Variant("direct_json", "direct  json", "direct", False, direct(False)),
         Variant("direct_sse", "direct  stream", "direct", True, direct(True)),
         Variant("onward_json", "onward  json", "onward", False, onward(False, None), "direct_json"),
@@ -151,6 +165,16 @@ def variants() -> list[Variant]:
         Variant("onward_json_nostore", "onward  json   store=false", "onward", False, onward(False, False), "direct_json"),
         Variant("onward_sse_nostore", "onward  stream store=false", "onward", True, onward(True, False), "direct_sse"),
     ]
+    if litellm:
+        # LiteLLM keeps nothing without a database: its rows are set against Onward's store=true
+        # rows (the aim) and, in the comparison table, also against store=false.
+        vs += [
+            Variant("litellm_json", "litellm json   /v1/responses", "litellm", False, onward(False, None), "direct_json", "onward_json"),
+            Variant("litellm_sse", "litellm stream /v1/responses", "litellm", True, onward(True, None), "direct_sse", "onward_sse"),
+            Variant("litellm_chat_json", "litellm json   /v1/chat/completions", "litellm_chat", False, chat(False), "direct_json"),
+            Variant("litellm_chat_sse", "litellm stream /v1/chat/completions", "litellm_chat", True, chat(True), "direct_sse"),
+        ]
+    return vs
 
 
 @dataclass
@@ -161,8 +185,18 @@ class Sample:
 
 
 HEADERS = {"content-type": "application/json", "accept-encoding": "identity"}
-TOKEN_MARK = {"direct": b'"delta":{"content":', "onward": b"response.output_text.delta"}
-DONE_MARK = {"direct": b'"finish_reason":"stop"', "onward": b'"type":"response.completed"'}
+
+
+def _marks(*texts: bytes) -> tuple[bytes, ...]:
+    """Each mark compact and as Python's json.dumps writes it (LiteLLM: `": "`, `", "`)."""
+    return tuple(dict.fromkeys(m for t in texts for m in (t, t.replace(b'":', b'": '))))
+
+
+_CHAT_TOKEN, _CHAT_DONE = _marks(b'"delta":{"content":'), _marks(b'"finish_reason":"stop"')
+_RESP_TOKEN, _RESP_DONE = _marks(b"response.output_text.delta"), _marks(b'"type":"response.completed"')
+TOKEN_MARK = {"direct": _CHAT_TOKEN, "litellm_chat": _CHAT_TOKEN, "onward": _RESP_TOKEN, "litellm": _RESP_TOKEN}
+DONE_MARK = {"direct": _CHAT_DONE, "litellm_chat": _CHAT_DONE, "onward": _RESP_DONE, "litellm": _RESP_DONE}
+JSON_OK = _marks(b'"status":"completed"', b'"finish_reason":"stop"')
 END_MARK = b"data: [DONE]"
 
 
@@ -175,7 +209,7 @@ async def one(client: httpx.AsyncClient, url: str, v: Variant) -> Sample:
     if not v.stream:
         r = await client.post(url, content=v.payload, headers=HEADERS)
         t = time.perf_counter() - t0
-        if r.status_code != 200 or (b'"status":"completed"' not in r.content and b'"finish_reason":"stop"' not in r.content):
+        if r.status_code != 200 or not any(m in r.content for m in JSON_OK):
             raise Bad(f"{v.key}: HTTP {r.status_code} {r.content[:300]!r}")
         return Sample(t)
     first = token = None
@@ -189,9 +223,9 @@ async def one(client: httpx.AsyncClient, url: str, v: Variant) -> Sample:
         async for chunk in r.aiter_raw():
             if first is None:
                 first = time.perf_counter() - t0
-            if token is None and mark in chunk:
+            if token is None and any(m in chunk for m in mark):
                 token = time.perf_counter() - t0
-            if not done and dmark in chunk:
+            if not done and any(m in chunk for m in dmark):
                 done = True
             tail = (tail + chunk)[-64:]
     t = time.perf_counter() - t0
@@ -203,6 +237,9 @@ async def one(client: httpx.AsyncClient, url: str, v: Variant) -> Sample:
 def url_of(servers: Servers, v: Variant) -> str:
     if v.target == "direct":
         return servers.upstream_url + "/v1/chat/completions"
+    if v.target.startswith("litellm"):
+        assert servers.litellm is not None
+        return servers.litellm.url + ("/v1/chat/completions" if v.target == "litellm_chat" else "/v1/responses")
     return servers.onward_url + "/v1/responses"
 
 
@@ -210,8 +247,8 @@ def url_of(servers: Servers, v: Variant) -> str:
 class Batch:
     samples: list[Sample] = field(default_factory=list)
     wall: float = 0.0
-    onward_cpu: float = 0.0
-    onward_loop_cpu: float = 0.0  # the main thread: the event loop
+    server_cpu: float = 0.0  # the proxy the row goes through (Onward or LiteLLM); 0 for direct rows
+    server_loop_cpu: float = 0.0  # its main thread: the event loop
     upstream_cpu: float = 0.0
     client_cpu: float = 0.0
     machine_cpu: float = 0.0
@@ -220,7 +257,7 @@ class Batch:
 
     def add(self, other: Batch) -> None:
         self.samples += other.samples
-        for name in ("wall", "onward_cpu", "onward_loop_cpu", "upstream_cpu", "client_cpu", "machine_cpu", "upstream_conns"):
+        for name in ("wall", "server_cpu", "server_loop_cpu", "upstream_cpu", "client_cpu", "machine_cpu", "upstream_conns"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.update(other.errors)
 
@@ -245,14 +282,21 @@ async def run_batch(clients: list[httpx.AsyncClient], servers: Servers, v: Varia
             except (Bad, httpx.HTTPError) as exc:
                 batch.errors[f"{type(exc).__name__}: {str(exc)[:200]}"] += 1
 
-    on, up = servers.clocks["onward"], servers.clocks["upstream"]
+    up = servers.clocks["upstream"]
+    server = v.server
+    clock = servers.clocks[server] if server else (lambda: 0.0)
+    pid = (servers.litellm.proc.pid if server == "litellm" and servers.litellm else servers.onward.pid) if server else None
+
+    def loop() -> float:
+        return thread_cpu(pid) if pid else 0.0
+
     conns0 = upstream_stats(servers)["connections"]
-    cpu0 = (on(), thread_cpu(servers.onward.pid), up(), time.process_time(), common.machine_busy())
+    cpu0 = (clock(), loop(), up(), time.process_time(), common.machine_busy())
     t0 = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in clients[:concurrency]))
     batch.wall = time.perf_counter() - t0
-    cpu1 = (on(), thread_cpu(servers.onward.pid), up(), time.process_time(), common.machine_busy())
-    batch.onward_cpu, batch.onward_loop_cpu, batch.upstream_cpu, batch.client_cpu, batch.machine_cpu = (
+    cpu1 = (clock(), loop(), up(), time.process_time(), common.machine_busy())
+    batch.server_cpu, batch.server_loop_cpu, batch.upstream_cpu, batch.client_cpu, batch.machine_cpu = (
         b - a for a, b in zip(cpu0, cpu1, strict=True)
     )
     batch.upstream_conns = upstream_stats(servers)["connections"] - conns0
@@ -263,7 +307,8 @@ async def run_batch(clients: list[httpx.AsyncClient], servers: Servers, v: Varia
 def summarize(v: Variant, b: Batch, concurrency: int) -> dict[str, Any]:
     n = len(b.samples)
     totals = [s.total for s in b.samples]
-    ours = b.onward_cpu + b.upstream_cpu + b.client_cpu
+    ours = b.server_cpu + b.upstream_cpu + b.client_cpu
+    proxy = v.server is not None
     out: dict[str, Any] = {
         "variant": v.key,
         "label": v.label,
@@ -280,10 +325,14 @@ def summarize(v: Variant, b: Batch, concurrency: int) -> dict[str, Any]:
         "p99_ms": common.pct(totals, 99) * 1e3,
         "max_ms": max(totals) * 1e3 if totals else float("nan"),
         "mean_ms": statistics.fmean(totals) * 1e3 if totals else float("nan"),
-        "onward_cpu_ms_per_req": b.onward_cpu / n * 1e3 if n and v.target == "onward" else None,
-        "onward_loop_cpu_ms_per_req": b.onward_loop_cpu / n * 1e3 if n and v.target == "onward" else None,
-        "onward_cores": b.onward_cpu / b.wall if b.wall and v.target == "onward" else None,
-        "onward_loop_busy": b.onward_loop_cpu / b.wall if b.wall and v.target == "onward" else None,
+        "server": v.server,
+        "server_cpu_ms_per_req": b.server_cpu / n * 1e3 if n and proxy else None,
+        "server_loop_cpu_ms_per_req": b.server_loop_cpu / n * 1e3 if n and proxy else None,
+        "server_cores": b.server_cpu / b.wall if b.wall and proxy else None,
+        "server_loop_busy": b.server_loop_cpu / b.wall if b.wall and proxy else None,
+        # the same for Onward's rows under their earlier names (saved runs, scripts)
+        "onward_cpu_ms_per_req": b.server_cpu / n * 1e3 if n and v.target == "onward" else None,
+        "onward_loop_busy": b.server_loop_cpu / b.wall if b.wall and v.target == "onward" else None,
         "upstream_cpu_us_per_req": b.upstream_cpu / n * 1e6 if n else None,
         "upstream_conns_per_req": b.upstream_conns / n if n else None,
         "client_cpu_ms_per_req": b.client_cpu / n * 1e3 if n else None,
@@ -310,6 +359,12 @@ def add_comparisons(rows: dict[str, dict[str, Any]], vs: list[Variant]) -> None:
         if v.stream:
             row["added_first_token_p50_ms"] = row["first_token_p50_ms"] - base["first_token_p50_ms"]
         row["throughput_ratio"] = row["rps"] / base["rps"] if base["rps"] else float("nan")
+        if v.peer_of:  # a LiteLLM row: Onward's advantage, measured in the same rounds
+            ours = rows[v.peer_of]
+            row["cpu_vs_onward"] = ratio(row["server_cpu_ms_per_req"], ours["server_cpu_ms_per_req"])
+            row["onward_rps_ratio"] = ratio(ours["rps"], row["rps"])
+
+
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -323,7 +378,7 @@ def make_clients(count: int) -> list[httpx.AsyncClient]:
 
 async def measure(servers: Servers, vs: list[Variant], n: int, levels: list[int], rounds: int, warmup: int, say) -> dict[int, dict[str, dict[str, Any]]]:
     top = max(levels)
-    clients = {"direct": make_clients(top), "onward": make_clients(top)}
+    clients = {t: make_clients(top) for t in dict.fromkeys(v.target for v in vs)}
     results: dict[int, dict[str, dict[str, Any]]] = {}
     try:
         say(f"warm-up: {warmup} requests per variant at concurrency 1, then {top * 3} at {top}")
@@ -350,100 +405,11 @@ async def measure(servers: Servers, vs: list[Variant], n: int, levels: list[int]
     return results
 
 
-def fmt(x: Any, digits: int = 2, signed: bool = False) -> str:
-    if x is None or (isinstance(x, float) and x != x):
-        return "-"
-    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
-
-
-def render(console: Console, results: dict[int, dict[str, dict[str, Any]]], vs: list[Variant], meta: dict[str, Any]) -> list[str]:
-    for c, rows in results.items():
-        n = rows[vs[0].key]["requests"]
-        t = Table(title=f"Concurrency {c} - {n} requests per row; ms unless noted", title_justify="left", header_style="bold")
-        t.add_column("path", no_wrap=True)
-        t.add_column("p50", justify="right")
-        t.add_column("p99", justify="right")
-        t.add_column("1st event\np50", justify="right")
-        t.add_column("1st token\np50", justify="right")
-        t.add_column("added\np50", justify="right")
-        t.add_column("added\np99", justify="right")
-        t.add_column("req/s", justify="right")
-        t.add_column("vs\ndirect", justify="right")
-        t.add_column("Onward CPU\nms/req", justify="right")
-        t.add_column("loop\nbusy", justify="right")
-        t.add_column("upstream\nconn/req", justify="right")
-        t.add_column("client CPU\nms/req", justify="right")
-        t.add_column("other\ncores", justify="right")
-        t.add_column("err", justify="right")
-        for v in vs:
-            r = rows[v.key]
-            added, ratio = r.get("added_p50_ms"), r.get("throughput_ratio")
-            t.add_row(
-                v.label,
-                fmt(r["p50_ms"]),
-                fmt(r["p99_ms"]),
-                fmt(r.get("first_event_p50_ms")),
-                fmt(r.get("first_token_p50_ms")),
-                common.good(added < AIM_ADDED_P50_MS, fmt(added, signed=True)) if c == 1 and added is not None else fmt(added, signed=True),
-                fmt(r.get("added_p99_ms"), signed=True),
-                fmt(r["rps"], 0),
-                common.good(ratio >= AIM_THROUGHPUT_RATIO, f"{ratio:.2f}x") if c > 1 and ratio is not None else fmt(ratio, 2),
-                common.good(r["onward_cpu_ms_per_req"] < LITELLM_CPU_MS, fmt(r["onward_cpu_ms_per_req"])) if r["onward_cpu_ms_per_req"] is not None else "-",
-                f"{100 * r['onward_loop_busy']:.0f}%" if r["onward_loop_busy"] is not None else "-",
-                fmt(r["upstream_conns_per_req"], 2) if v.target == "onward" else "-",
-                fmt(r["client_cpu_ms_per_req"]),
-                fmt(r["other_cores"], 2),
-                str(r["errors"]) if r["errors"] else "",
-                end_section=v.key in ("direct_sse", "onward_sse"),
-            )
-        console.print(t)
-        console.print()
-
-    verdicts: list[str] = []
-    if 1 in results:
-        rows = results[1]
-        compared = [rows[v.key] for v in vs if v.baseline]
-        ok = all(r["added_p50_ms"] < AIM_ADDED_P50_MS for r in compared)
-        verdicts.append(
-            f"added latency @c=1: {'PASS' if ok else 'FAIL'} (aim: p50 < {AIM_ADDED_P50_MS:g} ms) - "
-            f"store=true json {rows['onward_json']['added_p50_ms']:+.2f}, stream {rows['onward_sse']['added_p50_ms']:+.2f}; "
-            f"store=false json {rows['onward_json_nostore']['added_p50_ms']:+.2f}, stream {rows['onward_sse_nostore']['added_p50_ms']:+.2f} ms"
-        )
-    high = [c for c in results if c > 1]
-    if high:
-        c = max(high)
-        rows = results[c]
-        ok = all(rows[v.key]["throughput_ratio"] >= AIM_THROUGHPUT_RATIO for v in vs if v.baseline)
-        verdicts.append(
-            f"throughput @c={c}: {'PASS' if ok else 'FAIL'} (aim: >= {AIM_THROUGHPUT_RATIO:g}x direct) - "
-            f"store=true json {rows['onward_json']['throughput_ratio']:.2f}x, stream {rows['onward_sse']['throughput_ratio']:.2f}x; "
-            f"store=false json {rows['onward_json_nostore']['throughput_ratio']:.2f}x, stream {rows['onward_sse_nostore']['throughput_ratio']:.2f}x"
-        )
-    cpu = [r["onward_cpu_ms_per_req"] for rows in results.values() for r in rows.values() if r["onward_cpu_ms_per_req"] is not None]
-    if cpu:
-        ok = max(cpu) < LITELLM_CPU_MS
-        verdicts.append(
-            f"Onward CPU per request: {'PASS' if ok else 'FAIL'} (peer: LiteLLM ~{LITELLM_CPU_MS:g} ms) - {min(cpu):.2f} to {max(cpu):.2f} ms "
-            f"(so at most ~{1000 / max(cpu):.0f}-{1000 / min(cpu):.0f} req/s per core, client aside)"
-        )
-    for line in verdicts:
-        common.print_verdict(console, line)
-    up = [r["upstream_cpu_us_per_req"] for rows in results.values() for r in rows.values() if r["upstream_cpu_us_per_req"] is not None]
-    if up:
-        console.print(f"[dim]fake upstream CPU: {min(up):.0f}-{max(up):.0f} µs per request (not the bottleneck)[/]")
-    other = max((r["other_cores"] or 0) for rows in results.values() for r in rows.values())
-    if other > 0.2:
-        console.print(f"[yellow]warning: other processes used up to {other:.2f} cores during a batch (see 'other cores'); figures are noisy[/]")
-    console.print(f"[dim]{meta['machine']}. Client, Onward and the fake upstream share the machine; the client's own cost is in both columns.[/]")
-    return verdicts
-
-
 # -- optional profile -----------------------------------------------------------------------
-PROFILE_RATE = 400  # samples per second
-
-
-async def profile(servers: Servers, vs: list[Variant], out_dir: Path, n: int, concurrency: int, say) -> dict[str, Any]:
-    """Sample the Onward process with py-spy while it serves `n` requests of each Onward variant."""
+async def profile(servers: Servers, vs: list[Variant], out_dir: Path, n: int, concurrency: int, say, svg: bool = False) -> dict[str, Any]:
+    """Sample the Onward process with py-spy while it serves `n` requests of each Onward variant
+    (collapsed stacks in DIR/<variant>-c<N>.txt). `svg`: then once more, as py-spy's flame graph
+    (DIR/<variant>-c<N>.svg)."""
     spy = shutil.which("py-spy", path=str(common.VENV_BIN)) or shutil.which("py-spy")
     if not spy:
         say("[yellow]--profile: py-spy not found (.venv/bin/pip install py-spy); skipped[/]")
@@ -471,100 +437,23 @@ async def profile(servers: Servers, vs: list[Variant], out_dir: Path, n: int, co
                 continue
             found[v.key] = {"raw": str(raw), "requests": len(batch.samples), "rate": PROFILE_RATE, **top_frames(raw)}
             say(f"profile {v.key} at concurrency {concurrency}: {raw}")
+            if svg:
+                flame = raw.with_suffix(".svg")
+                proc = await asyncio.create_subprocess_exec(
+                    spy, "record", "--pid", str(servers.onward.pid), "--rate", str(PROFILE_RATE), "--gil", "--format", "flamegraph", "--output", str(flame),
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                )
+                await asyncio.sleep(1.0)
+                await run_batch(clients, servers, v, n, concurrency)
+                proc.send_signal(signal.SIGINT)
+                await proc.communicate()
+                if flame.exists():
+                    found[v.key]["svg"] = str(flame)
+                    say(f"flame graph {v.key} at concurrency {concurrency}: {flame}")
     finally:
         for cl in clients:
             await cl.aclose()
     return found
-
-
-# Where a sample's time goes: the first rule (in this order) that matches a frame of its stack.
-BUCKETS = [
-    # SQLAlchemy runs its sync core in a greenlet whose stack does not show the caller.
-    ("store: SQLAlchemy + aiosqlite", ("_persist_new (", "ResponseStore.", "sqlalchemy/", "aiosqlite/")),
-    ("upstream call: httpx/httpcore/anyio + SSE parse", ("Upstream.stream (", "iter_sse (", "_ChatStream.")),
-    ("response events: pydantic models + JSON", ("ResponseBuilder.", "encode (onward/engine/events", "model_dump", "model_validate", "BaseModel.__init__")),
-    ("request: parse, validate, prepare", ("ResponsesService.prepare (", "validate (onward/api", "parse_json (", "Request.body (")),
-    ("reply send: starlette + uvicorn", ("StreamingResponse.", "RequestResponseCycle.send (", "Response.__call__ (")),
-    ("framework: fastapi/starlette routing, middleware", ("fastapi/", "starlette/")),
-    ("HTTP server: uvicorn/httptools", ("httptools_impl.py",)),
-    ("event loop (uvloop, C)", ("Runner.run (",)),
-]
-
-
-def bucket_of(frames: list[str]) -> str:
-    if not frames:
-        return "no Python frame (C code holding the GIL)"
-    for name, marks in BUCKETS:
-        if any(m in f for f in frames for m in marks):
-            return name
-    return "other"
-
-
-def top_frames(raw: Path, k: int = 30) -> dict[str, Any]:
-    """Self and inclusive sample counts per frame, from py-spy's collapsed stacks."""
-    self_c: Counter = Counter()
-    incl: Counter = Counter()
-    pkgs: Counter = Counter()
-    buckets: Counter = Counter()
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        c = int(count)
-        frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
-        total += c
-        buckets[bucket_of(frames)] += c
-        if not frames:
-            continue
-        self_c[frames[-1]] += c
-        for f in set(frames):
-            incl[f] += c
-        pkgs[_package_of(frames[-1])] += c
-    own = [(f, c) for f, c in incl.most_common() if "(onward/" in f and "(onward/cli.py" not in f][:k]
-    return {
-        "samples": total,
-        "onward_inclusive": own,
-        "buckets": buckets.most_common(),
-        "self": self_c.most_common(k),
-        "inclusive": incl.most_common(k * 3),
-        "by_package": pkgs.most_common(20),
-    }
-
-
-def _package_of(frame: str) -> str:
-    path = frame[frame.rfind("(") + 1 : frame.rfind(")")] if "(" in frame else frame
-    path = path.rsplit(":", 1)[0]
-    return path.split("/")[0] if "/" in path else path
-
-
-def render_profile(console: Console, prof: dict[str, Any]) -> None:
-    for key, p in prof.items():
-        total = max(1, p["samples"])
-        per_req = 1e3 / p.get("rate", PROFILE_RATE) / max(1, p["requests"])  # ms of GIL time per sample per request
-        t = Table(
-            title=f"py-spy {key}: where the GIL time goes ({total * per_req:.2f} ms of GIL-held wall time per request while sampled)",
-            title_justify="left",
-        )
-        t.add_column("share", justify="right")
-        t.add_column("bucket")
-        for name, c in p.get("buckets", []):
-            t.add_row(f"{100 * c / total:.0f}%", name)
-        console.print(t)
-        t = Table(title=f"py-spy {key}: {p['samples']} samples over {p['requests']} requests - top self time", title_justify="left")
-        t.add_column("self %", justify="right")
-        t.add_column("function (file:line)")
-        for f, c in p["self"][:15]:
-            t.add_row(f"{100 * c / total:.1f}", f)
-        console.print(t)
-        t = Table(title=f"py-spy {key}: Onward's own functions - inclusive time", title_justify="left")
-        t.add_column("incl %", justify="right")
-        t.add_column("function (file:line)")
-        for f, c in p.get("onward_inclusive", [])[:15]:
-            t.add_row(f"{100 * c / total:.1f}", f)
-        console.print(t)
-        console.print("  by package: " + ", ".join(f"{m} {100 * c / total:.0f}%" for m, c in p["by_package"][:10]))
-        console.print()
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -578,6 +467,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", type=Path, metavar="DIR", help="afterwards, sample Onward with py-spy under load; collapsed stacks go to DIR")
     ap.add_argument("--profile-requests", type=int, default=1000)
     ap.add_argument("--profile-concurrency", help="comma-separated levels to profile at (default: the highest --concurrency)")
+    ap.add_argument("--flame", action="store_true", help="with --profile: also write py-spy's flame graph SVGs to DIR")
+    ap.add_argument(
+        "--litellm", action="store_true",
+        help=f"also measure LiteLLM's proxy ({litellm_peer.VERSION}, installed on first use into {litellm_peer.venv_dir()}) on the same upstream",
+    )
     ap.add_argument("--onward", default=str(common.VENV_BIN / "onward"), help="the onward executable (default: next to this python)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     ap.add_argument("--from-json", type=Path, metavar="FILE", help="only print the tables of a run saved with --json")
@@ -594,20 +488,30 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
         "warmup": args.warmup,
         "argv": sys.argv,
+        "litellm": litellm_peer.VERSION if args.litellm else None,
     }
-    vs = variants()
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
-        render(console, {int(c): rows for c, rows in saved["results"].items()}, vs, saved["meta"])
+        found = {int(c): rows for c, rows in saved["results"].items()}
+        for rows in found.values():  # runs saved before the LiteLLM rows named Onward's CPU only
+            for r in rows.values():
+                r.setdefault("server_cpu_ms_per_req", r.get("onward_cpu_ms_per_req"))
+                r.setdefault("server_loop_busy", r.get("onward_loop_busy"))
+        vs = variants(litellm=any("litellm_json" in rows for rows in found.values()))
+        render(console, found, vs, saved["meta"])
         if saved.get("profile"):
             render_profile(console, saved["profile"])
         return 0
+    vs = variants(litellm=args.litellm)
+    litellm_exe = litellm_peer.ensure_installed(say) if args.litellm else None
     tmp = Path(tempfile.mkdtemp(prefix="onward-bench-"))
     servers = None
     t_start = time.perf_counter()
     try:
-        servers = start_servers(tmp, args.onward)
+        servers = start_servers(tmp, args.onward, litellm_exe)
         say(f"fake upstream :{servers.upstream_port} (pid {servers.upstream.pid}), onward :{servers.onward_port} (pid {servers.onward.pid}), data in {tmp}")
+        if servers.litellm:
+            say(f"litellm {litellm_peer.VERSION} :{servers.litellm.port} (pid {servers.litellm.proc.pid}), log {servers.litellm.log}")
         results = common.run_async(measure(servers, vs, args.requests, levels, rounds, args.warmup, say))
         console.print()
         verdicts = render(console, results, vs, meta)
@@ -616,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print()
             args.profile.mkdir(parents=True, exist_ok=True)
             for pc in [int(x) for x in (args.profile_concurrency or str(max(levels))).split(",") if x.strip()]:
-                got = common.run_async(profile(servers, vs, args.profile, args.profile_requests, pc, say))
+                got = common.run_async(profile(servers, vs, args.profile, args.profile_requests, pc, say, svg=args.flame))
                 prof.update({f"{k}@c{pc}": p for k, p in got.items()})
             render_profile(console, prof)
         if args.json:
