@@ -59,9 +59,11 @@ def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = 
 class Server:
     """A real `onward serve` process on a free port."""
 
-    def __init__(self, tmp: Path, database_url: str, models_toml: str | None, env: dict[str, str] | None = None):
-        """`models_toml=None`: no models file, as a newcomer runs it (the embedded model)."""
+    def __init__(self, tmp: Path, database_url: str, models_toml: str | None, env: dict[str, str] | None = None, workers: int = 1):
+        """`models_toml=None`: no models file, as a newcomer runs it (the embedded model).
+        `workers`: `onward serve --workers N` (N processes on one port)."""
         self.tmp = tmp
+        self.workers = workers
         self.database_url = database_url
         self.models = tmp / "models.toml" if models_toml is not None else None
         if self.models is not None:
@@ -79,13 +81,76 @@ class Server:
         env = {**os.environ, "ONWARD_DATA_DIR": str(self.tmp), "ONWARD_LEASE_SECONDS": "3", **self.env}
         self.log = open(self.tmp / f"server-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "onward.cli", "serve", "--port", str(self.port), "--db", self.database_url, *(["--models", str(self.models)] if self.models else [])],
+            [
+                sys.executable, "-m", "onward.cli", "serve", "--port", str(self.port), "--db", self.database_url,
+                *(["--models", str(self.models)] if self.models else []), *(["--workers", str(self.workers)] if self.workers > 1 else []),
+            ],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         wait_http(f"http://127.0.0.1:{self.port}/health", proc=self.proc)
+        if self.workers > 1:  # every process serves once the ready line is out
+            self.wait_log("Onward ready")
         return self
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.tmp / f"server-{self.port}.log").read_text(errors="replace")
+
+    def wait_log(self, needle: str, timeout: float = 60.0) -> str:
+        """The server's output once it contains `needle`."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.log_text()
+            if needle in text:
+                return text
+            time.sleep(0.1)
+        raise TimeoutError(f"{needle!r} not in the server's output:\n{self.log_text()[-3000:]}")
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the `--workers` processes now (not multiprocessing's resource tracker)."""
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        pids = []
+        for child in children:
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    pids.append(int(child))
+        return sorted(pids)
+
+    def served_by(self, request_id: str) -> int:
+        """The pid in the access-log line of `request_id` (written when the request ends)."""
+        import re
+
+        line = self.wait_log(f" {request_id}\n")
+        return int(re.findall(rf"\[(\d+)\] INFO onward\.access: .* {re.escape(request_id)}$", line, re.M)[-1])
+
+    def client_on(self, pid: int, **kw):
+        """An OpenAI client whose one keep-alive connection is served by worker `pid`: the
+        other workers are paused (SIGSTOP) while it connects, so the kernel hands the
+        connection to `pid`. Use it at once: uvicorn closes an idle connection after 5 s.
+        A pause stays short (uvicorn's parent kills a child silent for 5 s): if `pid` is not
+        accepting yet (still starting), the others resume and it tries again."""
+        deadline = time.time() + 60
+        while True:
+            others = [p for p in self.worker_pids() if p != pid]
+            http = httpx.Client(limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), timeout=60)
+            for other in others:
+                os.kill(other, signal.SIGSTOP)
+            try:
+                rid = http.get(f"{self.url}/models", timeout=1.5).headers["x-request-id"]
+                break
+            except httpx.TimeoutException:
+                http.close()
+                if time.time() > deadline:
+                    raise
+            finally:
+                for other in others:
+                    os.kill(other, signal.SIGCONT)
+            time.sleep(0.5)
+        assert self.served_by(rid) == pid
+        return self.client(http_client=http, **kw)
 
     def client(self, **kw):
         from openai import OpenAI

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ from .store.files import FileStore
 from .store.responses import ResponseStore
 
 log = logging.getLogger("onward")
+LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"  # the pid tells `--workers` processes apart
 OPEN_PATHS = ("/health", "/docs", "/openapi.json")
 
 
@@ -147,3 +149,22 @@ def create_app(settings: Settings | None = None) -> Any:
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.state.metrics = metrics
     return guard.KeepAlive(AccessLog(KeyAuth(metrics, settings.api_keys)))
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr at `level` (debug, info: one access-log line per request, warning), each
+    line carrying the process id."""
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+    if level.lower() != "debug":  # schema migrations speak only when asked: the ready line is the news
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def worker_app() -> Any:
+    """The app of one process of `onward serve --workers N` (uvicorn's factory import string,
+    called in the child): its settings and log level come from the ONWARD_* variables the
+    parent set (processes.child_environment)."""
+    from .processes import die_with_parent
+
+    die_with_parent()
+    setup_logging(os.environ.get("ONWARD_LOG_LEVEL", "info"))
+    return create_app(Settings.from_env())

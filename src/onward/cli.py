@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
-import logging
 import os
 import socket
 from pathlib import Path
@@ -50,6 +50,19 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _raise_open_files() -> None:
+    """Lift the soft limit on open files to the hard one (as Go's runtime and nginx do): every
+    open stream holds two sockets, the client's and the upstream's, so a soft limit of 1,024
+    (a common default) would cap a process near 500 streams."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def _describe_models(settings: Settings) -> str:
     if not settings.models:
         return "models: the embedded smollm2 serves every model name (no models file)"
@@ -65,19 +78,29 @@ def serve(
     models: Annotated[Path | None, typer.Option("--models", help="TOML file of model routes (ONWARD_MODELS_FILE).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Where the default SQLite file and stored bytes live (ONWARD_DATA_DIR).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info (one access-log line per request), warning")] = "info",
+    workers: Annotated[int | None, typer.Option("--workers", help="Server processes sharing the port (ONWARD_PROCESSES; default 1). More than 1 needs PostgreSQL.")] = None,
 ) -> None:
     """Serve the API (default http://127.0.0.1:8000/v1) on the embedded model unless a models file says otherwise.
 
-    Prints one line, `Onward ready on http://…/v1`, once the port listens; exits 1 with one
-    line if the port is taken, 2 for a bad setting."""
+    Prints one line, `Onward ready on http://…/v1`, once the port listens (with --workers N,
+    once every process serves); exits 1 with one line if the port is taken, 2 for a bad
+    setting, 3 if the app cannot start."""
     import uvicorn
 
-    from .app import create_app
+    from .app import create_app, setup_logging
 
+    setup_logging(log_level)  # before the settings: a deprecated name is warned about in the log
     try:
-        settings = Settings.from_env(host=host, port=port, database_url=database_url, models_file=models, data_dir=data_dir)
+        settings = Settings.from_env(host=host, port=port, database_url=database_url, models_file=models, data_dir=data_dir, processes=workers)
     except (ValueError, OSError) as exc:  # a bad number, a missing or malformed models file
         raise _fail(f"bad setting: {exc}", 2) from exc
+    if settings.processes < 1:
+        raise _fail(f"bad setting: --workers (ONWARD_PROCESSES) must be at least 1, got {settings.processes}", 2)
+    if settings.processes > 1 and not settings.database_url.startswith(("postgres://", "postgresql")):
+        # A SQLite database belongs to one process: its writes are serialized by a lock inside
+        # the process, and a finished response is written just after its reply (reads wait on
+        # it in that process only); see docs/deployment.md.
+        raise _fail(f"--workers {settings.processes} needs PostgreSQL (--db postgresql://… or ONWARD_DATABASE_URL): a SQLite database serves one process", 2)
     if not settings.api_keys and not _loopback(settings.host) and os.environ.get("ONWARD_ALLOW_NO_AUTH") != "1":
         typer.echo(
             f"Refusing to serve on {settings.host} with no API keys: anyone on the network could use it.\n"
@@ -85,9 +108,7 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if log_level.lower() != "debug":  # schema migrations speak only when asked: the ready line is the news
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    _raise_open_files()  # children inherit it
     sock = _bind(settings.host, settings.port)
     bound_port = sock.getsockname()[1]  # --port 0 picks a free one
     if settings.database_url.startswith(("postgres://", "postgresql")):
@@ -100,7 +121,23 @@ def serve(
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    ready = f"Onward ready on http://{shown_host}:{bound_port}/v1  (database: {settings.database_url.split('@')[-1]}; {_describe_models(settings)})"
+    processes = f"; {settings.processes} processes" if settings.processes > 1 else ""
+    ready = f"Onward ready on http://{shown_host}:{bound_port}/v1  (database: {settings.database_url.split('@')[-1]}; {_describe_models(settings)}{processes})"
+
+    uvicorn_options: dict = {
+        "log_level": "warning" if log_level == "info" else log_level,
+        "access_log": False,  # onward.access logs each request (api/access_log.py)
+        "loop": "uvloop",
+        "http": "httptools",
+        "ws": "websockets-sansio",
+        "timeout_graceful_shutdown": 5,
+    }
+    if settings.processes > 1:
+        from .processes import serve_processes
+
+        if not serve_processes(settings, bound_port, log_level, sock, ready, uvicorn_options):
+            raise typer.Exit(3)  # a process's startup failed; it logged why
+        return
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -108,16 +145,7 @@ def serve(
             if self.started:  # the app's startup ran and the socket listens
                 typer.echo(ready, err=True)
 
-    config = uvicorn.Config(
-        create_app(settings),
-        log_level="warning" if log_level == "info" else log_level,
-        access_log=False,  # onward.access logs each request (api/access_log.py)
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        timeout_graceful_shutdown=5,
-    )
-    server = Server(config)
+    server = Server(uvicorn.Config(create_app(settings), **uvicorn_options))
     server.run(sockets=[sock])
     if not server.started:  # the app's startup failed; uvicorn logged why
         raise typer.Exit(3)

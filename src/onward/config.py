@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger("onward.config")
 DEFAULT_DATA_DIR = Path(os.environ.get("ONWARD_DATA_DIR", Path.home() / ".onward"))
 
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"ONWARD_{name}", default)
+
+
+_warned: set[str] = set()
+
+
+def _background_jobs(default: int) -> int:
+    """ONWARD_BACKGROUND_JOBS, or its old name ONWARD_WORKERS (read, with one warning per
+    process: `--workers` now means server processes, as in uvicorn and gunicorn)."""
+    value = _env("BACKGROUND_JOBS")
+    if value is None and _env("WORKERS") is not None:
+        value = _env("WORKERS")
+        if "WORKERS" not in _warned:
+            _warned.add("WORKERS")
+            log.warning("ONWARD_WORKERS is deprecated: it is now ONWARD_BACKGROUND_JOBS (background jobs one process runs at once); --workers / ONWARD_PROCESSES sets server processes")
+    return int(value) if value else default
 
 
 @dataclass
@@ -41,9 +58,11 @@ class Settings:
     default_model: str | None = None
     fallback_model: str | None = None  # the route serving names no route lists (models file `fallback`)
     models: list[ModelRoute] = field(default_factory=list)
-    workers: int = 4  # concurrent background responses per process
+    background_jobs: int = 4  # background responses (and, separately, Assistants runs) one process executes at once
+    processes: int = 1  # `onward serve --workers N`: server processes behind one port (PostgreSQL only)
     upstream_timeout: float = 600.0
     upstream_retries: int = 3
+    upstream_connections: int = 4096  # open connections per HTTP model route (one per stream in flight)
     lease_seconds: float = 30.0  # a background job whose worker is silent this long is orphaned
     redis_url: str | None = None  # rate limits shared by every process using it (else per process)
     redis_prefix: str = "onward:rl:"  # key prefix in Redis (several deployments on one Redis)
@@ -70,9 +89,11 @@ class Settings:
         keys = _env("API_KEYS", "") or ""
         s.api_keys = [k.strip() for k in keys.split(",") if k.strip()]
         s.default_model = _env("DEFAULT_MODEL")
-        s.workers = int(_env("WORKERS", str(s.workers)) or s.workers)
+        s.background_jobs = _background_jobs(s.background_jobs)
+        s.processes = int(_env("PROCESSES", str(s.processes)) or s.processes)
         s.upstream_timeout = float(_env("UPSTREAM_TIMEOUT", str(s.upstream_timeout)) or 600)
         s.upstream_retries = int(_env("UPSTREAM_RETRIES", str(s.upstream_retries)) or 3)
+        s.upstream_connections = int(_env("UPSTREAM_CONNECTIONS", str(s.upstream_connections)) or s.upstream_connections)
         s.redis_url = _env("REDIS_URL") or None
         s.redis_prefix = _env("REDIS_PREFIX", s.redis_prefix) or s.redis_prefix
         s.lease_seconds = float(_env("LEASE_SECONDS", str(s.lease_seconds)) or 30)

@@ -90,7 +90,7 @@ def test_killed_worker_ends_the_run_and_frees_the_thread(tmp_path):
 
 def test_queued_runs_cancel_and_expire(tmp_path):
     """With no free worker a run stays queued: it can be cancelled, or it expires."""
-    env = {"ONWARD_WORKERS": "0", "ONWARD_RUN_EXPIRY_SECONDS": "2"}
+    env = {"ONWARD_BACKGROUND_JOBS": "0", "ONWARD_RUN_EXPIRY_SECONDS": "2"}
     srv = Server(tmp_path, f"sqlite:///{tmp_path / 'onward.db'}", 'default = "scripted"\n' + SCRIPT, env=env).start()
     try:
         client = srv.client()

@@ -133,7 +133,7 @@ def test_graceful_stop_ends_running_work_and_keeps_queued_work(tmp_path, db):
     """SIGTERM: a started background response ends `failed` (a restart cannot resume it), in
     full (its stream ends with `response.failed`); a queued one runs after the restart; the
     conversation is free."""
-    env = {"ONWARD_WORKERS": "1"}
+    env = {"ONWARD_BACKGROUND_JOBS": "1"}
     srv = Server(tmp_path, db, TOML, env=env).start()
     client = srv.client()
     conv = client.conversations.create()

@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import SCRIPT, Server, free_port
+from tests.conftest import PG_URL, SCRIPT, Server, free_port
 
 READY = re.compile(r"Onward ready on (http://127\.0\.0\.1:(\d+)/v1)")
 
@@ -128,3 +128,22 @@ def test_request_ids_on_websocket_and_refusals(keyed_server):
         while json.loads(ws.recv())["type"] != "response.completed":
             pass
     assert re.search(r"WS /v1/responses 101 [\d.]+ms ws-1$", access_lines(keyed_server, "ws-1")[0])
+
+
+def test_workers_need_postgresql_and_a_free_port(tmp_path):
+    env = {**os.environ, "ONWARD_DATA_DIR": str(tmp_path)}
+    serve = [sys.executable, "-m", "onward.cli", "serve"]
+    proc = subprocess.run([*serve, "--workers", "2", "--db", f"sqlite:///{tmp_path / 'x.db'}"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "onward: --workers 2 needs PostgreSQL (--db postgresql://… or ONWARD_DATABASE_URL): a SQLite database serves one process"
+    )
+    proc = subprocess.run([*serve, "--workers", "0"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2 and "--workers (ONWARD_PROCESSES) must be at least 1" in proc.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([*serve, "--workers", "2", "--port", str(port), "--db", PG_URL], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"onward: port {port} is in use on 127.0.0.1: stop the other server or pass --port N (or set ONWARD_PORT)"

@@ -68,7 +68,7 @@ class Worker:
 
     # -- scheduling -------------------------------------------------------------------
     def has_room(self) -> bool:
-        return len(self.tasks) < self.svc.settings.workers
+        return len(self.tasks) < self.svc.settings.background_jobs
 
     def start(self, run_id: str) -> None:
         self.hub.running.add(run_id)

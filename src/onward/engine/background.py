@@ -62,7 +62,7 @@ class BackgroundRunner:
         builder = ResponseBuilder(prep.body)
         first = [builder.lifecycle("response.created"), builder.lifecycle("response.queued")]
         frames = [(i, encode(e), e.type) for i, e in enumerate(first)]  # type: ignore[attr-defined]
-        local = len(self.tasks) < self.service.settings.workers and not self._stopping
+        local = len(self.tasks) < self.service.settings.background_jobs and not self._stopping
         await self.service.store.create(
             prep.body,
             prep.saved(),
@@ -209,7 +209,7 @@ class BackgroundRunner:
     async def _claim_loop(self) -> None:
         while not self._stopping:
             try:
-                while len(self.tasks) < self.service.settings.workers and not self._stopping:
+                while len(self.tasks) < self.service.settings.background_jobs and not self._stopping:
                     response_id = await self.service.store.claim_queued(self.owner, self.service.settings.lease_seconds)
                     if response_id is None:
                         break

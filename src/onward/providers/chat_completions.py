@@ -245,6 +245,7 @@ class UpstreamProvider:
         backoff_max: float = 4.0,
         client: aiohttp.ClientSession | None = None,
         auth_hint: str | None = None,
+        connections: int = 4096,
     ) -> None:
         self.model = model
         self.context_window = context_window
@@ -252,6 +253,7 @@ class UpstreamProvider:
             base_url,
             api_key,
             timeout=timeout,
+            connections=connections,
             retries=retries,
             backoff_base=backoff_base,
             backoff_max=backoff_max,

@@ -223,8 +223,12 @@ class Upstream:
         backoff_max: float = 4.0,
         client: aiohttp.ClientSession | None = None,
         auth_hint: str | None = None,
+        connections: int = 4096,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Open connections to this upstream at once: one per streaming request in flight, so a
+        # cap below the streams a process carries would queue them (ONWARD_UPSTREAM_CONNECTIONS).
+        self.connections = connections
         self.auth_hint = auth_hint  # names the key's setting in a 401/403's message
         self.retries = max(0, retries)
         self.backoff_base = backoff_base
@@ -264,7 +268,7 @@ class Upstream:
         base = URL(self.base_url)
         self._proxy, self._proxy_auth = _env_proxy(base)  # httpx's trust_env, read once
         connector = aiohttp.TCPConnector(
-            limit=1024,
+            limit=self.connections,
             limit_per_host=0,
             keepalive_timeout=60.0,
             ssl=_ssl_context() if base.scheme == "https" else True,

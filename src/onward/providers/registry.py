@@ -67,6 +67,7 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
     timeout = float(opts.get("timeout", settings.upstream_timeout))
     retries = int(opts.get("retries", settings.upstream_retries))
     backoff_base = float(opts.get("backoff_base", 0.5))
+    connections = int(opts.get("connections", settings.upstream_connections))
     if route.provider == "chat_completions":
         from .chat_completions import ChatCompletionsProvider
 
@@ -81,6 +82,7 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
             retries=retries,
             backoff_base=backoff_base,
             auth_hint=auth_hint(route, settings),
+            connections=connections,
         )
     if route.provider == "openai_responses":
         from .openai_responses import OpenAIResponsesProvider
@@ -94,6 +96,7 @@ def build_provider(route: ModelRoute, settings: Settings) -> Provider:
             retries=retries,
             backoff_base=backoff_base,
             auth_hint=auth_hint(route, settings),
+            connections=connections,
         )
     if route.provider == "scripted":
         from .scripted import ScriptedProvider
