@@ -79,7 +79,8 @@ class Servers:
         return f"http://127.0.0.1:{self.onward_port}"
 
 
-def start_servers(tmp: Path, onward_cmd: str, litellm_exe: Path | None = None) -> Servers:
+def start_upstream() -> tuple[subprocess.Popen, int]:
+    """The fast fake upstream on a free port: (process, port)."""
     up = subprocess.Popen(
         [sys.executable, str(HERE / "fake_upstream.py"), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -90,8 +91,11 @@ def start_servers(tmp: Path, onward_cmd: str, litellm_exe: Path | None = None) -
     if not line.startswith("READY"):
         up.kill()
         raise SystemExit(f"fake upstream did not start: {line!r}")
-    up_port = int(line.split()[1])
+    return up, int(line.split()[1])
 
+
+def write_models(tmp: Path, up_port: int) -> Path:
+    """A models file with one route, `fast`, to the fake upstream."""
     models = tmp / "models.toml"
     models.write_text(
         'default = "fast"\n'
@@ -101,6 +105,12 @@ def start_servers(tmp: Path, onward_cmd: str, litellm_exe: Path | None = None) -
         'upstream_model = "fake"\n'
         "context_window = 128000\n"
     )
+    return models
+
+
+def start_servers(tmp: Path, onward_cmd: str, litellm_exe: Path | None = None) -> Servers:
+    up, up_port = start_upstream()
+    models = write_models(tmp, up_port)
     try:
         onward = common.start_onward(onward_cmd, tmp, models, f"sqlite:///{tmp / 'bench.db'}", tmp / "onward.log")
     except SystemExit:
@@ -475,7 +485,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--onward", default=str(common.VENV_BIN / "onward"), help="the onward executable (default: next to this python)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     ap.add_argument("--from-json", type=Path, metavar="FILE", help="only print the tables of a run saved with --json")
+    ap.add_argument("--workers", metavar="LIST", help="compare `onward serve --workers N` for each N listed (e.g. 1,2), on PostgreSQL; see workers.py")
+    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server for --workers (a database per server is created and dropped)")
     args = ap.parse_args(argv)
+    if args.workers:
+        import workers
+
+        return workers.main(args, sys.modules[__name__])
     levels = sorted({int(x) for x in args.concurrency.split(",") if x.strip()})
     rounds = max(1, min(args.rounds, args.requests))
 
