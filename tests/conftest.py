@@ -221,6 +221,8 @@ def models_toml(upstream_url: str | None = None) -> str:
     toml = 'default = "smollm2"\n[models.smollm2]\nprovider = "local"\naliases = ["smollm2-135m-instruct"]\n' + SCRIPT
     # A small window, so truncation tests keep a short prompt (prompt processing is ~100 tokens/s here).
     toml += '\n[models.smollm2-1k]\nprovider = "local"\ncontext_window = 1024\n'
+    # A scripted model with a tiny window (tokens = words): long histories are read from their tail.
+    toml += '\n[models.scripted-300]\nprovider = "scripted"\ncontext_window = 300\nscript = [{ text = "From the tail." }]\n'
     if upstream_url:
         toml += f'\n[models.upstream]\nprovider = "chat_completions"\nbase_url = "{upstream_url}"\nupstream_model = "smollm2-upstream"\ncontext_window = 4096\njson_schema_style = "json_object_schema"\n'
     return toml

@@ -22,6 +22,7 @@ import orjson
 from fastapi import APIRouter, WebSocket
 
 from ..engine.events import encode
+from ..engine.history import chain_tail
 from ..engine.params import CreateResponse
 from ..engine.ratelimit import caller_of
 from ..errors import APIError, invalid
@@ -114,7 +115,7 @@ class Session:
             if isinstance(body.get("previous_response_id"), str):
                 previous = body["previous_response_id"]
             params = validate(CreateResponse, body)
-            history, call_ids = await self._history(previous)
+            history, call_ids = await self._history(previous, params.model)
             if history is not None:
                 _check_outputs(params.input, call_ids)
             prep = await self.svc.prepare(params, history=history, caller=self.caller)
@@ -155,8 +156,9 @@ class Session:
                 status = orjson.loads(data)["response"]["status"]
         return status
 
-    async def _history(self, previous: str | None) -> tuple[list[dict[str, Any]] | None, set[str]]:
-        """The items a continuation builds on: this socket's cache first, then the store."""
+    async def _history(self, previous: str | None, model: str | None) -> tuple[list[dict[str, Any]] | None, set[str]]:
+        """The items a continuation builds on: this socket's cache first, then the store (the
+        chain's tail that `model`'s window reaches, engine/history.py)."""
         if not previous:
             return None, set()
         cached = self.cache.get(previous)
@@ -167,7 +169,7 @@ class Session:
             body = await self.svc.get(previous)  # waits for a write still in flight
         except APIError:
             body = None
-        items = await self.svc.store.chain_items(previous) if body is not None else None
+        items = await chain_tail(self.svc.store, self.svc.provider(model), previous) if body is not None else None
         if body is None or items is None:
             raise APIError(400, f"Previous response with id '{previous}' not found.", param="previous_response_id", code="previous_response_not_found")
         return items, _call_ids(body.get("output") or [])

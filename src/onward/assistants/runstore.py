@@ -10,6 +10,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..store.conversations import append_items
 from ..store.db import is_sqlite
 from ..store.models import (
     assistant_run_events,
@@ -265,30 +266,15 @@ class RunStore:
 
 
 async def _append_items(conn: Any, thread_id: str, items: list[dict[str, Any]], fields: list[dict[str, Any]]) -> None:
-    """Add items at the thread's end inside the caller's transaction (as ConversationStore.append
-    does), skipping any already there, with their messages' Assistants fields."""
+    """Add items at the thread's end inside the caller's transaction (ConversationStore's own
+    `append_items`: positions, token estimates), skipping any already there, with their
+    messages' Assistants fields."""
     if not items:
         return
     c = conversation_items.c
     ids = [item["id"] for item in items]
     present = set((await conn.execute(sa.select(c.item_id).where((c.conversation_id == thread_id) & c.item_id.in_(ids)))).scalars())
-    items = [item for item in items if item["id"] not in present]
     fields = [f for f in fields if f["message_id"] not in present]
-    if not items:
-        return
-    end = (
-        await conn.execute(
-            conversations.update()
-            .where((conversations.c.id == thread_id) & conversations.c.deleted.is_(False))
-            .values(next_position=conversations.c.next_position + len(items))
-            .returning(conversations.c.next_position)
-        )
-    ).scalar()
-    if end is None:
+    if not await append_items(conn, thread_id, [item for item in items if item["id"] not in present]):
         return  # the thread is gone
-    now = int(time.time())
-    await conn.execute(
-        conversation_items.insert(),
-        [{"conversation_id": thread_id, "position": end - len(items) + i, "item_id": item["id"], "created_at": now, "data": dump(item)} for i, item in enumerate(items)],
-    )
     await insert_message_fields(conn, thread_id, fields)

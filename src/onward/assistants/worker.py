@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ..engine.context import after_tool_outputs
+from ..engine.history import conversation_tail
 from ..engine.params import CreateResponse
 from ..errors import APIError
 from ..ids import new_id
@@ -278,7 +279,11 @@ class Worker:
     async def _turn(self, run: dict[str, Any], req: dict[str, Any], tr: Translator, em: Emitter) -> None:
         svc = self.svc
         used_p, used_c = req.get("used", [0, 0])
-        history = await svc.conversations.all_items(run["thread_id"])
+        route = svc.registry.models.get(req["model"])
+        if route is not None:  # the thread's tail the model's window reaches (engine/history.py)
+            history = await conversation_tail(svc.conversations, route.provider, run["thread_id"])
+        else:  # a model gone from the configuration: `prepare` below says so
+            history = await svc.conversations.all_items(run["thread_id"])
         trunc = run.get("truncation_strategy") or {}
         if trunc.get("type") == "last_messages" and trunc.get("last_messages"):
             history = keep_last_messages(history, int(trunc["last_messages"]))

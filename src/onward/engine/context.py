@@ -381,19 +381,25 @@ def fit_context(provider: Provider, request: ModelRequest, truncation: str) -> M
             hi = k
             break
     lo, hi = max(1, lo), hi or len(items)
-    best = _search(provider, request, lo, hi, window) or _search(provider, request, hi + 1, len(items), window)
-    if best is None or not best.input:
+    found = _search(provider, request, lo, hi, window) or _search(provider, request, hi + 1, len(items), window)
+    if found and found[0] == lo and lo > 1:
+        # The estimate bracketed too high: the fewest drops may lie below it. Searching there
+        # too makes the result the fewest drops that fit, whatever the prefix (a history read
+        # from its tail, engine/history.py, keeps exactly what reading all of it keeps).
+        found = _search(provider, request, 1, lo - 1, window) or found
+    if found is None or not found[1].input:
         raise APIError(400, "The last input item alone exceeds the context window of this model.", param="input", code="context_length_exceeded")
-    return best
+    return found[1]
 
 
-def _search(provider: Provider, request: ModelRequest, lo: int, hi: int, window: int) -> ModelRequest | None:
+def _search(provider: Provider, request: ModelRequest, lo: int, hi: int, window: int) -> tuple[int, ModelRequest] | None:
+    """The fewest dropped items in [lo, hi] that fit, with the request that keeps the rest."""
     best = None
     while lo <= hi:
         mid = (lo + hi) // 2
         trial = _drop(request, mid)
         if provider.count_tokens(trial) < window:
-            best, hi = trial, mid - 1
+            best, hi = (mid, trial), mid - 1
         else:
             lo = mid + 1
     return best

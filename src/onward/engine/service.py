@@ -27,6 +27,7 @@ from .background import BackgroundRunner
 from .compaction import SUMMARY_TOKENS, compact_items, compaction_request
 from .events import ResponseBuilder
 from .faults import http_error
+from .history import chain_tail, conversation_tail
 from .hosted_setup import check_containers, hosted_tools
 from .hub import Hub
 from .items import check_unique_ids
@@ -63,11 +64,20 @@ class ResponsesService:
         except UnknownModel as exc:
             raise self.registry.not_found(exc) from exc
 
-    async def _history(self, previous_response_id: str | None) -> list[dict[str, Any]]:
+    def provider(self, name: str | None) -> Any:
+        """The provider serving model `name` (404 naming `model` when no route serves it)."""
+        return self._model(name).provider
+
+    async def _history(self, previous_response_id: str | None, provider: Any = None) -> list[dict[str, Any]]:
+        """The items of a `previous_response_id` chain: with `provider`, only its tail that the
+        model's window can reach (engine/history.py); without, all of them (compaction)."""
         if not previous_response_id:
             return []
         await self._settled(previous_response_id)
-        items = await self.store.chain_items(previous_response_id)
+        if provider is not None:
+            items = await chain_tail(self.store, provider, previous_response_id)
+        else:
+            items = await self.store.chain_items(previous_response_id)
         if items is None:
             raise APIError(
                 400,
@@ -95,16 +105,23 @@ class ResponsesService:
         response_id = new_id("resp")
         conv_id = conversation_id(params.conversation)
         if conv_id:
-            past = await self._lock_conversation(conv_id, response_id)
-            # A reference to an item the conversation already holds adds nothing to it.
-            held = {item.get("id") for item in past}
-            new_items = [item for k, item in enumerate(new_items) if k not in referenced or item.get("id") not in held]
+            past = await self._lock_conversation(conv_id, response_id, model.provider)
         else:
-            past = history if history is not None else await self._history(params.previous_response_id)
+            past = history if history is not None else await self._history(params.previous_response_id, model.provider)
         try:
             # An id the history holds is a 400 before any model work (OpenAI's wording), never
-            # an IntegrityError when the items are stored; references to it are exempt.
+            # an IntegrityError when the items are stored; references to it are exempt. Only
+            # the history's tail was read: ids older than it are looked up by index.
             ids = {item.get("id") for item in past}
+            if conv_id:
+                unseen = [item["id"] for item in new_items if item["id"] not in ids]
+                ids |= await self.conversations.held_ids(conv_id, unseen) if unseen else set()
+                # A reference to an item the conversation already holds adds nothing to it.
+                new_items = [item for k, item in enumerate(new_items) if k not in referenced or item.get("id") not in ids]
+            elif history is None and params.previous_response_id:
+                given = _given_ids(params.input) - ids
+                asked = [item["id"] for k, item in enumerate(new_items) if k not in referenced and item["id"] in given]
+                ids |= await self.store.chain_holds(params.previous_response_id, asked) if asked else set()
             check_unique_ids([item for k, item in enumerate(new_items) if conv_id or k not in referenced], ids)
             prep = build_prepared(params, model, response_id, conv_id, past, new_items)
             await check_containers(self.containers, params.tools)
@@ -154,7 +171,8 @@ class ResponsesService:
         """The route's provider behind its upstream pause (ratelimit.Paced)."""
         return Paced(self.registry.models[model_name].provider, self.limiter, model_name, wait)
 
-    async def _lock_conversation(self, conv_id: str, holder: str) -> list[dict[str, Any]]:
+    async def _lock_conversation(self, conv_id: str, holder: str, provider: Any) -> list[dict[str, Any]]:
+        """Lock the conversation for `holder`; the tail of its history `provider`'s window reaches."""
         locked = await self.conversations.lock(conv_id, holder, self.settings.lease_seconds)
         if locked is None:
             raise not_found(f"Conversation with id '{conv_id}' not found.", "conversation")
@@ -165,7 +183,7 @@ class ResponsesService:
                 param="conversation",
                 code="conversation_locked",
             )
-        return await self.conversations.all_items(conv_id)
+        return await conversation_tail(self.conversations, provider, conv_id)
 
     # -- inline runs ------------------------------------------------------------------
     async def run_inline(self, prep: Prepared, *, quiet: bool = False, http_errors: bool = False) -> AsyncIterator[BaseModel]:
@@ -389,9 +407,9 @@ class ResponsesService:
         if conv_id:
             if await self.conversations.get(conv_id) is None:
                 raise not_found(f"Conversation with id '{conv_id}' not found.", "conversation")
-            past = await self.conversations.all_items(conv_id)
+            past = await conversation_tail(self.conversations, model.provider, conv_id)
         else:
-            past = await self._history(create.previous_response_id)
+            past = await self._history(create.previous_response_id, model.provider)
         if not new_items and not past:
             raise invalid("Missing required parameter: 'input'.", "input", "missing_required_parameter")
         prep = build_prepared(create, model, "resp_count", conv_id, past, new_items)
@@ -424,6 +442,13 @@ class ResponsesService:
         finally:
             await self.settle_charge(model.name, caller, charged, body)
         return body, headers
+
+
+def _given_ids(value: Any) -> set[str]:
+    """The ids a client set on its input items (generated ones cannot collide with history)."""
+    if not isinstance(value, list):
+        return set()
+    return {raw["id"] for raw in value if isinstance(raw, dict) and raw.get("type") != "item_reference" and isinstance(raw.get("id"), str)}
 
 
 def _model_output(output: list[dict[str, Any]]) -> bool:

@@ -1,15 +1,33 @@
-"""Conversations: durable, ordered lists of items keyed by (conversation, position)."""
+"""Conversations: durable, ordered lists of items keyed by (conversation, position).
+
+Each item row carries `tokens` (items.estimate_tokens, written with it) and `total_tokens`, the
+running sum of `tokens` over the conversation up to that item; `conversations.total_tokens` is
+the sum so far. A model request reads the history from its tail (`tail`) only as far as these
+say a model's window can reach (migration 0009).
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .items import estimate_tokens
 from .models import conversation_items, conversations
+
+
+@dataclass
+class Page:
+    """A slice of a history read from its end: `items` oldest first; `more` when older items
+    exist; `cursor`, where the next (older) page starts reading."""
+
+    items: list[dict[str, Any]]
+    more: bool
+    cursor: Any = None
 
 
 class DuplicateItem(Exception):
@@ -26,22 +44,17 @@ class ConversationStore:
 
     async def create(self, conv_id: str, metadata: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
         now = int(time.time())
+        rows = item_rows(conv_id, items, 0, 0, now)
         async with self.engine.begin() as conn:
             await conn.execute(
-                conversations.insert().values(id=conv_id, created_at=now, metadata=orjson.dumps(metadata).decode(), next_position=len(items), deleted=False)
+                conversations.insert().values(
+                    id=conv_id, created_at=now, metadata=orjson.dumps(metadata).decode(), next_position=len(items), deleted=False,
+                    total_tokens=rows[-1]["total_tokens"] if rows else 0,
+                )
             )
-            await self._insert(conn, conv_id, 0, items, now)
+            if rows:
+                await conn.execute(conversation_items.insert(), rows)
         return {"id": conv_id, "object": "conversation", "created_at": now, "metadata": metadata}
-
-    async def _insert(self, conn, conv_id: str, start: int, items: list[dict[str, Any]], now: int) -> None:
-        if items:
-            await conn.execute(
-                conversation_items.insert(),
-                [
-                    {"conversation_id": conv_id, "position": start + i, "item_id": item["id"], "created_at": now, "data": orjson.dumps(item).decode()}
-                    for i, item in enumerate(items)
-                ],
-            )
 
     async def get(self, conv_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -80,36 +93,43 @@ class ConversationStore:
         if not items:
             return True
         try:
-            return await self._append(conv_id, items)
+            async with self.engine.begin() as conn:
+                return await append_items(conn, conv_id, items)
         except sa.exc.IntegrityError as exc:  # a concurrent writer added the same id first
             raise DuplicateItem("") from exc
-
-    async def _append(self, conv_id: str, items: list[dict[str, Any]]) -> bool:
-        c = conversation_items.c
-        async with self.engine.begin() as conn:
-            taken = (
-                await conn.execute(sa.select(c.item_id).where((c.conversation_id == conv_id) & c.item_id.in_([i["id"] for i in items])).limit(1))
-            ).scalar()
-            if taken is not None:
-                raise DuplicateItem(taken)
-            end = (
-                await conn.execute(
-                    conversations.update()
-                    .where((conversations.c.id == conv_id) & (conversations.c.deleted.is_(False)))
-                    .values(next_position=conversations.c.next_position + len(items))
-                    .returning(conversations.c.next_position)
-                )
-            ).scalar()
-            if end is None:
-                return False
-            await self._insert(conn, conv_id, end - len(items), items, int(time.time()))
-        return True
 
     async def all_items(self, conv_id: str) -> list[dict[str, Any]]:
         c = conversation_items.c
         async with self.engine.connect() as conn:
             rows = await conn.execute(sa.select(c.data).where(c.conversation_id == conv_id).order_by(c.position))
             return [orjson.loads(r[0]) for r in rows]
+
+    async def tail(self, conv_id: str, budget: int, before: int | None = None) -> Page:
+        """The newest items (before position `before`, when given) whose stored token
+        estimates add up to at least `budget` (all of them when they add up to less), oldest
+        first; `cursor` is the position of the oldest one read.
+
+        Three indexed queries at any length: the running total just before `before`, the
+        position where the total falls `budget` below it (found scanning back from the end on
+        the primary key, so it reads about as many rows as the page holds), then the page.
+        Rows written before migration 0009 (no totals) are all read, as before."""
+        c = conversation_items.c
+        where = c.conversation_id == conv_id
+        if before is not None:
+            where = where & (c.position < before)
+        async with self.engine.connect() as conn:
+            if before is None:
+                top = (await conn.execute(sa.select(conversations.c.total_tokens).where(conversations.c.id == conv_id))).scalar()
+            else:
+                top = (await conn.execute(sa.select(c.total_tokens).where(where).order_by(c.position.desc()).limit(1))).scalar()
+            bound = None
+            if top is not None:
+                bound = (
+                    await conn.execute(sa.select(c.position).where(where & (c.total_tokens <= top - budget)).order_by(c.position.desc()).limit(1))
+                ).scalar()
+            query = sa.select(c.position, c.data).where(where if bound is None else where & (c.position > bound)).order_by(c.position)
+            rows = (await conn.execute(query)).all()
+        return Page([orjson.loads(r.data) for r in rows], bound is not None, rows[0].position if rows else bound)
 
     async def list_items(self, conv_id: str, *, limit: int, order: str, after: str | None) -> tuple[list[dict[str, Any]], bool]:
         """A keyset page: the cursor item's position bounds an index range scan."""
@@ -173,3 +193,51 @@ class ConversationStore:
         c = conversations.c
         async with self.engine.begin() as conn:
             await conn.execute(conversations.update().where((c.id == conv_id) & (c.locked_by == holder)).values(locked_by=None, locked_until=None))
+
+
+def item_rows(conv_id: str, items: list[dict[str, Any]], start: int, total: int, now: int) -> list[dict[str, Any]]:
+    """conversation_items rows for `items` at positions `start`…, with their token estimates
+    and running totals continuing from `total` (the conversation's sum before them)."""
+    rows = []
+    for i, item in enumerate(items):
+        data = orjson.dumps(item).decode()
+        tokens = estimate_tokens(data)
+        total += tokens
+        rows.append({"conversation_id": conv_id, "position": start + i, "item_id": item["id"], "created_at": now, "data": data, "tokens": tokens, "total_tokens": total})
+    return rows
+
+
+async def append_items(conn: Any, conv_id: str, items: list[dict[str, Any]], *, skip_present: bool = False, now: int | None = None) -> bool:
+    """Add `items` at the end of a conversation inside the caller's transaction: positions and
+    the running token total come from the conversation row, bumped in one UPDATE … RETURNING,
+    so concurrent writers never collide. An id the conversation already holds raises
+    DuplicateItem, or, with `skip_present`, is left out. False: no such conversation."""
+    c = conversation_items.c
+    if not items:
+        return True
+    ids = [item["id"] for item in items]
+    present = set((await conn.execute(sa.select(c.item_id).where((c.conversation_id == conv_id) & c.item_id.in_(ids)).limit(len(ids)))).scalars())
+    if present and not skip_present:
+        raise DuplicateItem(next(i for i in ids if i in present))
+    items = [item for item in items if item["id"] not in present]
+    if not items:
+        return True
+    rows = item_rows(conv_id, items, 0, 0, now if now is not None else int(time.time()))
+    added = rows[-1]["total_tokens"]
+    conv = conversations.c
+    end = (
+        await conn.execute(
+            conversations.update()
+            .where((conv.id == conv_id) & conv.deleted.is_(False))
+            .values(next_position=conv.next_position + len(items), total_tokens=conv.total_tokens + added)
+            .returning(conv.next_position, conv.total_tokens)
+        )
+    ).first()
+    if end is None:
+        return False
+    start, base = end[0] - len(items), end[1] - added
+    for row in rows:
+        row["position"] += start
+        row["total_tokens"] += base
+    await conn.execute(conversation_items.insert(), rows)
+    return True

@@ -36,3 +36,12 @@ async def find_items(engine: AsyncEngine, ids: list[str]) -> dict[str, dict[str,
         if item_id not in best or rank < best[item_id][0]:
             best[item_id] = (rank, data)
     return {item_id: orjson.loads(data) for item_id, (_rank, data) in best.items()}
+
+
+def estimate_tokens(data: str) -> int:
+    """A model-independent estimate of an item's tokens from its stored JSON (`data`): one
+    per four characters, plus one. JSON keys and ids make it high for short items and some
+    scripts (CJK) make it low, so it only sizes how much history is read; the provider's own
+    counter decides what fits (engine/history.py). The same formula backfills old rows in SQL
+    (migration 0009)."""
+    return len(data) // 4 + 1

@@ -26,6 +26,7 @@ responses = sa.Table(
     sa.Column("lease_until", sa.Float, nullable=True),  # owner must renew before this
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("tokens", sa.BigInteger, nullable=True),  # sum of its items' estimates (migration 0009)
     sa.Index("ix_responses_status_created", "status", "created_at"),
 )
 
@@ -37,6 +38,7 @@ response_items = sa.Table(
     sa.Column("position", sa.Integer, primary_key=True),
     sa.Column("item_id", sa.String(64), nullable=False),
     sa.Column("data", sa.Text, nullable=False),
+    sa.Column("tokens", sa.Integer, nullable=True),  # items.estimate_tokens (migration 0009)
     sa.Index("ix_response_items_item_id", "item_id"),  # item_reference lookups (migration 0007)
 )
 
@@ -58,6 +60,7 @@ conversations = sa.Table(
     sa.Column("locked_by", sa.String(64), nullable=True),  # the response running on it
     sa.Column("locked_until", sa.Float, nullable=True),
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("total_tokens", sa.BigInteger, nullable=False, default=0, server_default="0"),  # sum of its items' estimates
 )
 
 conversation_items = sa.Table(
@@ -68,6 +71,8 @@ conversation_items = sa.Table(
     sa.Column("item_id", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Integer, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
+    sa.Column("tokens", sa.Integer, nullable=True),  # items.estimate_tokens (migration 0009)
+    sa.Column("total_tokens", sa.BigInteger, nullable=True),  # running sum of tokens up to this item
     sa.Index("ix_conversation_items_item", "conversation_id", "item_id", unique=True),
     sa.Index("ix_conversation_items_item_id", "item_id"),  # item_reference lookups (migration 0007)
 )

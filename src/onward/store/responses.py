@@ -11,7 +11,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .conversations import Page
 from .db import is_sqlite
+from .items import estimate_tokens
 from .models import response_events, response_items, responses
 from .notify import CHANNEL as NOTIFY_CHANNEL
 
@@ -22,8 +24,9 @@ def _dump(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _row(body: dict[str, Any], request: dict[str, Any], *, owner: str | None = None, lease_until: float | None = None) -> dict[str, Any]:
+def _row(body: dict[str, Any], request: dict[str, Any], *, owner: str | None = None, lease_until: float | None = None, tokens: int = 0) -> dict[str, Any]:
     return {
+        "tokens": tokens,
         "id": body["id"],
         "created_at": body["created_at"],
         "status": body["status"],
@@ -42,10 +45,15 @@ def _row(body: dict[str, Any], request: dict[str, Any], *, owner: str | None = N
 
 
 def _item_rows(response_id: str, kind: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {"response_id": response_id, "kind": kind, "position": i, "item_id": item.get("id") or "", "data": _dump(item)}
-        for i, item in enumerate(items)
-    ]
+    rows = []
+    for i, item in enumerate(items):
+        data = _dump(item)
+        rows.append({"response_id": response_id, "kind": kind, "position": i, "item_id": item.get("id") or "", "data": data, "tokens": estimate_tokens(data)})
+    return rows
+
+
+def _tokens(rows: list[dict[str, Any]]) -> int:
+    return sum(r["tokens"] for r in rows)
 
 
 class ResponseStore:
@@ -69,8 +77,8 @@ class ResponseStore:
         self, body: dict[str, Any], request: dict[str, Any], input_items: list[dict[str, Any]], output_items: list[dict[str, Any]]
     ) -> None:
         """A finished inline response, its input and its output, in one transaction."""
-        row = _row(body, request)
         items = _item_rows(body["id"], "input", input_items) + _item_rows(body["id"], "output", output_items)
+        row = _row(body, request, tokens=_tokens(items))
         async with self._writing() as conn:
             await conn.execute(responses.insert(), [row])
             if items:
@@ -87,9 +95,11 @@ class ResponseStore:
         lease_until: float | None = None,
     ) -> None:
         """Insert a response and its input items in one transaction."""
+        items = _item_rows(body["id"], "input", input_items)
         async with self._writing() as conn:
-            await conn.execute(responses.insert(), [_row(body, request, owner=owner, lease_until=lease_until)])
-            await self._insert_items(conn, body["id"], "input", input_items)
+            await conn.execute(responses.insert(), [_row(body, request, owner=owner, lease_until=lease_until, tokens=_tokens(items))])
+            if items:
+                await conn.execute(response_items.insert(), items)
 
     async def finish(
         self, body: dict[str, Any], output_items: list[dict[str, Any]], events: list[tuple[int, bytes]] | None = None, *, unless_cancelled: bool = False
@@ -102,15 +112,17 @@ class ResponseStore:
         where = (c.id == body["id"]) & c.status.not_in(TERMINAL)
         if unless_cancelled:
             where = where & c.cancel_requested.is_(False)
+        items = _item_rows(body["id"], "output", output_items)
         async with self._writing() as conn:
             result = await conn.execute(
                 responses.update()
                 .where(where)
-                .values(status=body["status"], body=_dump(body), owner=None, lease_until=None, updated_at=time.time())
+                .values(status=body["status"], body=_dump(body), owner=None, lease_until=None, updated_at=time.time(), tokens=sa.func.coalesce(c.tokens, 0) + _tokens(items))
             )
             if not result.rowcount:
                 return False
-            await self._insert_items(conn, body["id"], "output", output_items)
+            if items:
+                await conn.execute(response_items.insert(), items)
             await self._insert_events(conn, body["id"], events or [])
             if body.get("background") and not self.sqlite:
                 await conn.execute(sa.text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": body["id"]})
@@ -128,11 +140,6 @@ class ResponseStore:
             if result.rowcount:
                 await self._insert_events(conn, body["id"], events or [])
         return bool(result.rowcount)
-
-    async def _insert_items(self, conn, response_id: str, kind: str, items: list[dict[str, Any]]) -> None:
-        if not items:
-            return
-        await conn.execute(response_items.insert(), _item_rows(response_id, kind, items))
 
     async def get(self, response_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
@@ -175,6 +182,49 @@ class ResponseStore:
             return None
         # kind sorts "input" before "output", which is the order the model saw them in.
         return [orjson.loads(data) for _depth, data in rows if data is not None]
+
+    async def chain_tail(self, response_id: str, budget: int) -> Page | None:
+        """The items of the newest responses along a `previous_response_id` chain, from
+        `response_id` back until their stored token estimates (`responses.tokens`) add up to
+        at least `budget`, oldest first (inputs before outputs, as the model saw them); `cursor`
+        is the previous_response_id to continue from when `more`. None: no such response.
+
+        Two queries at any depth: a recursive CTE walks the chain and stops once the running
+        sum reaches `budget`, one range scan reads those responses' items. Rows without an
+        estimate (written before migration 0009) count as 0, so such a chain is read whole."""
+        r = responses.c
+        chain = sa.select(
+            r.id, r.previous_response_id, sa.literal(0).label("depth"), sa.func.coalesce(r.tokens, 0).label("acc")
+        ).where(r.id == response_id).cte("chain", recursive=True)
+        parent = sa.select(
+            r.id, r.previous_response_id, (chain.c.depth + 1).label("depth"), (chain.c.acc + sa.func.coalesce(r.tokens, 0)).label("acc")
+        ).join(chain, r.id == chain.c.previous_response_id).where(chain.c.acc < budget)
+        chain = chain.union_all(parent)
+        query = (
+            sa.select(chain.c.depth, chain.c.previous_response_id, chain.c.acc, response_items.c.data)
+            .select_from(chain.outerjoin(response_items, response_items.c.response_id == chain.c.id))
+            .order_by(chain.c.depth.desc(), response_items.c.kind, response_items.c.position)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return None
+        oldest = rows[0]  # the deepest response read: the walk stopped there
+        more = oldest.previous_response_id is not None and oldest.acc >= budget
+        return Page([orjson.loads(row.data) for row in rows if row.data is not None], more, oldest.previous_response_id if more else None)
+
+    async def chain_holds(self, response_id: str, item_ids: list[str]) -> set[str]:
+        """Which of `item_ids` some response along the chain ending at `response_id` holds
+        (as input or output): a recursive CTE over the whole chain, the item_id index."""
+        if not item_ids:
+            return set()
+        r = responses.c
+        chain = sa.select(r.id, r.previous_response_id).where(r.id == response_id).cte("held_chain", recursive=True)
+        chain = chain.union_all(sa.select(r.id, r.previous_response_id).join(chain, r.id == chain.c.previous_response_id))
+        c = response_items.c
+        query = sa.select(c.item_id).where(c.item_id.in_(item_ids) & c.response_id.in_(sa.select(chain.c.id)))
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(query)).scalars())
 
     async def list_input_items(
         self, response_id: str, *, limit: int, order: str, after: str | None, before: str | None = None

@@ -18,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ...store.items import estimate_tokens
 from ...store.models import (
     assistant_messages,
     assistant_run_steps,
@@ -94,18 +95,18 @@ async def _exists(conn: AsyncConnection, table: sa.Table, column: sa.Column, val
 async def _thread(conn: AsyncConnection, staging: Staging, thread_id: str, tally: Tally, progress: Callable[[int], None]) -> None:
     c = conversations.c
     thread = staging.thread(thread_id)
-    row = (await conn.execute(sa.select(c.next_position, c.deleted).where(c.id == thread_id))).first()
+    row = (await conn.execute(sa.select(c.next_position, c.deleted, c.total_tokens).where(c.id == thread_id))).first()
     if row is not None and row.deleted:
         tally.warnings.append(f"thread {thread_id} was deleted in the target; not imported again")
         return
     if row is None:
         tally.threads += 1
         created_at = (thread or {}).get("created_at") or None
-        next_position = 0
+        next_position = total = 0
         first = True
     else:
         tally.threads_existing += 1
-        next_position = row.next_position
+        next_position, total = row.next_position, row.total_tokens
         first = False
     seen = set((await conn.execute(sa.select(conversation_items.c.item_id).where(conversation_items.c.conversation_id == thread_id))).scalars())
     items: list[dict[str, Any]] = []
@@ -141,7 +142,10 @@ async def _thread(conn: AsyncConnection, staging: Staging, thread_id: str, tally
                 tally.skipped += 1
                 continue
             seen.add(one["id"])
-            items.append({"conversation_id": thread_id, "position": start + len(items), "item_id": one["id"], "created_at": body["created_at"], "data": _dump(one)})
+            data = _dump(one)
+            total += estimate_tokens(data)  # the running sum a model request reads the thread's tail by
+            items.append({"conversation_id": thread_id, "position": start + len(items), "item_id": one["id"], "created_at": body["created_at"], "data": data,
+                          "tokens": estimate_tokens(data), "total_tokens": total})
             if one["type"] == "message":
                 tally.messages += 1
             else:
@@ -155,7 +159,7 @@ async def _thread(conn: AsyncConnection, staging: Staging, thread_id: str, tally
         await conn.execute(conversations.insert().values(id=thread_id, created_at=created_at or int(time.time()), metadata=_dump((thread or {}).get("metadata") or {}), next_position=0, deleted=False))
         await conn.execute(assistant_threads.insert().values(thread_id=thread_id, tool_resources=_dump((thread or {}).get("tool_resources") or {})))
     await flush()
-    await conn.execute(conversations.update().where(c.id == thread_id).values(next_position=start))
+    await conn.execute(conversations.update().where(c.id == thread_id).values(next_position=start, total_tokens=total))
     await _runs(conn, staging, thread_id, steps, tally, progress)
 
 
