@@ -27,6 +27,7 @@ from .api import threads as threads_api
 from .api import vector_stores as vector_stores_api
 from .api import websocket as websocket_api
 from .api.access_log import AccessLog
+from .api.fast_route import FastResponsesRoute
 from .api.metrics import Metrics
 from .assistants.boot import start_service as start_assistants
 from .config import Settings
@@ -145,7 +146,7 @@ def create_app(settings: Settings | None = None) -> Any:
     async def health() -> dict:
         return {"status": "ok", "version": __version__}
 
-    metrics = Metrics(app)
+    metrics = Metrics(FastResponsesRoute(app))  # POST /v1/responses skips FastAPI's router
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.state.metrics = metrics
     return guard.KeepAlive(AccessLog(KeyAuth(metrics, settings.api_keys)))

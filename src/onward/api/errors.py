@@ -80,7 +80,10 @@ def install(app: FastAPI) -> None:
             err = APIError(exc.status_code, str(exc.detail))
         return error_response(err)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", _request.method, _request.url.path)
-        return error_response(APIError(500, f"The server had an error while processing your request ({type(exc).__name__}). This is a bug in Onward; please report it."))
+    app.exception_handler(Exception)(unexpected)
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    """A 500 in OpenAI's envelope for an error no handler expected (logged with its trace)."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(APIError(500, f"The server had an error while processing your request ({type(exc).__name__}). This is a bug in Onward; please report it."))

@@ -18,8 +18,6 @@ from openai.types.responses import (
     ResponseCodeInterpreterCallInProgressEvent,
     ResponseCodeInterpreterCallInterpretingEvent,
     ResponseCompletedEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
     ResponseCreatedEvent,
     ResponseCustomToolCallInputDeltaEvent,
     ResponseCustomToolCallInputDoneEvent,
@@ -28,16 +26,12 @@ from openai.types.responses import (
     ResponseFileSearchCallCompletedEvent,
     ResponseFileSearchCallInProgressEvent,
     ResponseFileSearchCallSearchingEvent,
-    ResponseFunctionCallArgumentsDeltaEvent,
-    ResponseFunctionCallArgumentsDoneEvent,
     ResponseIncompleteEvent,
     ResponseInProgressEvent,
     ResponseOutputItemAddedEvent,
     ResponseOutputItemDoneEvent,
     ResponseOutputTextAnnotationAddedEvent,
     ResponseQueuedEvent,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
 )
 from pydantic import BaseModel
 
@@ -67,11 +61,52 @@ class LifecycleEvent:
     sequence_number: int
 
 
-def encode(event: BaseModel | LifecycleEvent) -> bytes:
+class WireEvent:
+    """An event of the text and function-call path as the plain dict that its SDK type dumps to
+    (`model_dump(exclude_unset=True)`: the same fields, top-level keys in the SDK's order), read
+    by attribute like the SDK's models (`event.type`, `event.delta`, `event.item` as a dict).
+
+    These events are 25 of the 29 of a 20-token stream: building and validating them as
+    pydantic models, then dumping them, cost more CPU than the rest of the request. Their
+    values are Onward's own, already of the wire's types; tests/unit/test_wire_types.py checks
+    each against the SDK's type."""
+
+    __slots__ = ("data", "type")
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.type: str = data["type"]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"WireEvent({self.data!r})"
+
+
+def encode(event: BaseModel | LifecycleEvent | WireEvent) -> bytes:
     """One event as compact JSON: only the fields Onward set (no stray nulls)."""
+    if isinstance(event, WireEvent):
+        return orjson.dumps(event.data)
     if isinstance(event, LifecycleEvent):
         return orjson.dumps({"type": event.type, "response": event.response, "sequence_number": event.sequence_number})
     return event.model_dump_json(exclude_unset=True).encode()
+
+
+# The SDK's field order (alphabetical; `name` on arguments.done is an extra field, so last).
+def _item_added(item: dict[str, Any], index: int, seq: int) -> WireEvent:
+    return WireEvent({"item": item, "output_index": index, "sequence_number": seq, "type": "response.output_item.added"})
+
+
+def _item_done(item: dict[str, Any], index: int, seq: int) -> WireEvent:
+    return WireEvent({"item": item, "output_index": index, "sequence_number": seq, "type": "response.output_item.done"})
+
+
+def _part(kind: str, item_id: str, index: int, part: dict[str, Any], seq: int) -> WireEvent:
+    return WireEvent({"content_index": 0, "item_id": item_id, "output_index": index, "part": part, "sequence_number": seq, "type": kind})
 
 
 # The SDK types `Response.error.code` as a closed set; finer provider codes go in the message.
@@ -151,41 +186,38 @@ class ResponseBuilder:
         self.body.update(fields)
 
     # -- text -------------------------------------------------------------------------
-    def text_delta(self, text: str, logprobs: list[dict[str, Any]] | None = None) -> list[BaseModel]:
+    def text_delta(self, text: str, logprobs: list[dict[str, Any]] | None = None) -> list[Any]:
         """Text of the open message (opened here if none is). `logprobs`: the tokens of `text`
-        (providers.base.TokenLogprob), kept for the part and sent on the delta event."""
-        events: list[BaseModel] = []
-        if self._message is None:
-            self._message = {"id": new_id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+        (providers.base.TokenLogprob), kept for the part and sent on the delta event. Quiet:
+        the object is kept current and no event is built."""
+        events: list[Any] = []
+        message = self._message
+        if message is None:
+            message = self._message = {"id": new_id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
             self._text = []
             self._logprobs = []
             index = len(self.output)
-            self.output.append(self._message)
-            events.append(ResponseOutputItemAddedEvent(type="response.output_item.added", item=dict(self._message, content=[]), output_index=index, sequence_number=self._next()))  # type: ignore[arg-type]
-            events.append(
-                ResponseContentPartAddedEvent(
-                    type="response.content_part.added",
-                    item_id=self._message["id"],
-                    output_index=index,
-                    content_index=0,
-                    part={"type": "output_text", "text": "", "annotations": [], "logprobs": []},  # type: ignore[arg-type]
-                    sequence_number=self._next(),
-                )
-            )
+            self.output.append(message)
+            if not self.quiet:
+                events.append(_item_added(dict(message, content=[]), index, self._next()))
+                events.append(_part("response.content_part.added", message["id"], index, {"type": "output_text", "text": "", "annotations": [], "logprobs": []}, self._next()))
         self._text.append(text)
         if logprobs:
             self._logprobs.extend(logprobs)
         if self.quiet:
             return events
+        output = self.output
         events.append(
-            ResponseTextDeltaEvent(
-                type="response.output_text.delta",
-                item_id=self._message["id"],
-                output_index=len(self.output) - 1 if self.output[-1] is self._message else self.output.index(self._message),
-                content_index=0,
-                delta=text,
-                logprobs=_event_logprobs(logprobs or []),  # type: ignore[arg-type]
-                sequence_number=self._next(),
+            WireEvent(
+                {
+                    "content_index": 0,
+                    "delta": text,
+                    "item_id": message["id"],
+                    "logprobs": _event_logprobs(logprobs) if logprobs else [],
+                    "output_index": len(output) - 1 if output[-1] is message else output.index(message),
+                    "sequence_number": self._next(),
+                    "type": "response.output_text.delta",
+                }
             )
         )
         return events
@@ -194,7 +226,7 @@ class ResponseBuilder:
     def message_text(self) -> str:
         return "".join(self._text) if self._message is not None else ""
 
-    def close_message(self, status: str = "completed", annotations: list[dict[str, Any]] | None = None) -> list[BaseModel]:
+    def close_message(self, status: str = "completed", annotations: list[dict[str, Any]] | None = None) -> list[Any]:
         message = self._message
         if message is None:
             return []
@@ -204,7 +236,9 @@ class ResponseBuilder:
         part = {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": self._logprobs}
         message["content"] = [part]
         message["status"] = status
-        notes: list[BaseModel] = [
+        if self.quiet:
+            return []
+        notes: list[Any] = [
             ResponseOutputTextAnnotationAddedEvent(
                 type="response.output_text.annotation.added",
                 item_id=message["id"],
@@ -216,14 +250,16 @@ class ResponseBuilder:
             )
             for n, annotation in enumerate(annotations or [])
         ]
+        item_id = message["id"]
+        done = {"content_index": 0, "item_id": item_id, "logprobs": _event_logprobs(self._logprobs), "output_index": index, "sequence_number": self._next(), "text": text, "type": "response.output_text.done"}
         return notes + [
-            ResponseTextDoneEvent(type="response.output_text.done", item_id=message["id"], output_index=index, content_index=0, text=text, logprobs=_event_logprobs(self._logprobs), sequence_number=self._next()),  # type: ignore[arg-type]
-            ResponseContentPartDoneEvent(type="response.content_part.done", item_id=message["id"], output_index=index, content_index=0, part=part, sequence_number=self._next()),  # type: ignore[arg-type]
-            ResponseOutputItemDoneEvent(type="response.output_item.done", item=message, output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
+            WireEvent(done),
+            _part("response.content_part.done", item_id, index, dict(part), self._next()),
+            _item_done(dict(message, content=[dict(part)]), index, self._next()),
         ]
 
     # -- function calls ---------------------------------------------------------------
-    def call_start(self, index: int, call_id: str, name: str) -> list[BaseModel]:
+    def call_start(self, index: int, call_id: str, name: str) -> list[Any]:
         events = self.close_message()
         for open_index in [i for i in self._calls if i < index]:
             events += self.close_call(open_index)
@@ -238,10 +274,11 @@ class ResponseBuilder:
         self._calls[index] = item
         self._args[index] = []
         self.output.append(item)
-        events.append(ResponseOutputItemAddedEvent(type="response.output_item.added", item=dict(item), output_index=len(self.output) - 1, sequence_number=self._next()))  # type: ignore[arg-type]
+        if not self.quiet:
+            events.append(_item_added(dict(item), len(self.output) - 1, self._next()))
         return events
 
-    def call_delta(self, index: int, fragment: str) -> list[BaseModel]:
+    def call_delta(self, index: int, fragment: str) -> list[Any]:
         item = self._calls.get(index)
         if item is None:  # an upstream that sent arguments before the name: start a call now
             return self.call_start(index, "", "unknown") + self.call_delta(index, fragment)
@@ -256,10 +293,10 @@ class ResponseBuilder:
             item["input"] = readable
             return [ResponseCustomToolCallInputDeltaEvent(type="response.custom_tool_call_input.delta", item_id=item["id"], output_index=self.output.index(item), delta=readable[len(sent):], sequence_number=self._next())]
         return [
-            ResponseFunctionCallArgumentsDeltaEvent(type="response.function_call_arguments.delta", item_id=item["id"], output_index=self.output.index(item), delta=fragment, sequence_number=self._next())
+            WireEvent({"delta": fragment, "item_id": item["id"], "output_index": self.output.index(item), "sequence_number": self._next(), "type": "response.function_call_arguments.delta"})
         ]
 
-    def close_call(self, index: int, status: str = "completed") -> list[BaseModel]:
+    def close_call(self, index: int, status: str = "completed") -> list[Any]:
         item = self._calls.pop(index)
         arguments = "".join(self._args.pop(index))
         item["status"] = status
@@ -275,9 +312,13 @@ class ResponseBuilder:
                 ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=out_index, sequence_number=self._next()),  # type: ignore[arg-type]
             ]
         item["arguments"] = arguments
+        if self.quiet:
+            return []
         return [
-            ResponseFunctionCallArgumentsDoneEvent(type="response.function_call_arguments.done", item_id=item["id"], output_index=out_index, name=item["name"], arguments=item["arguments"], sequence_number=self._next()),  # type: ignore[call-arg]
-            ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=out_index, sequence_number=self._next()),  # type: ignore[arg-type]
+            WireEvent(
+                {"arguments": arguments, "item_id": item["id"], "output_index": out_index, "sequence_number": self._next(), "type": "response.function_call_arguments.done", "name": item["name"]}
+            ),
+            _item_done(dict(item), out_index, self._next()),
         ]
 
     # -- hosted tools -----------------------------------------------------------------
@@ -331,7 +372,7 @@ class ResponseBuilder:
             ResponseOutputItemDoneEvent(type="response.output_item.done", item=item, output_index=index, sequence_number=self._next()),  # type: ignore[arg-type]
         ]
 
-    def close_all(self, status: str = "completed", annotations: list[dict[str, Any]] | None = None) -> list[BaseModel]:
+    def close_all(self, status: str = "completed", annotations: list[dict[str, Any]] | None = None) -> list[Any]:
         events = self.close_message(status, annotations)
         for index in sorted(self._calls):
             events += self.close_call(index, status)
