@@ -36,7 +36,7 @@ class FastResponsesRoute:
         # What FastAPI's app and router put in the scope (metrics label by `route.path`).
         scope["app"] = self.app
         scope["route"] = self.route
-        scope["endpoint"] = self.route.endpoint
+        scope["endpoint"] = create_response
         scope["path_params"] = {}
         request = Request(scope, receive, send)
         try:
