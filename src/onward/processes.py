@@ -11,6 +11,7 @@ already does so through PostgreSQL, exactly as between separate machines.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from .config import Settings
 
+log = logging.getLogger("onward.processes")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SUPERVISOR_PID = "_ONWARD_SUPERVISOR_PID"  # internal: how a child knows its parent is still the one it had
 
@@ -37,7 +39,12 @@ class Supervisor(Multiprocess):
         self.announced = False
 
     def keep_subprocess_alive(self) -> None:
+        before = {p.pid: p for p in self.processes}
         super().keep_subprocess_alive()
+        if not self.should_exit.is_set():  # uvicorn says this at INFO only: a crash deserves a warning
+            for pid, gone in before.items():
+                if pid not in {p.pid for p in self.processes}:
+                    log.warning("server process %s died (exit code %s); a new one replaces it", pid, gone.exitcode)
         if not self.announced and not self.should_exit.is_set() and all(p.is_ready(timeout=1) for p in self.processes):
             self.announced = True
             typer.echo(self.ready, err=True)

@@ -76,6 +76,7 @@ def test_kill_one_of_two_workers_mid_response(tmp_path, pg_database):
             time.sleep(0.2)
         pids = srv.worker_pids()
         assert len(pids) == 2 and a not in pids and b in pids  # replaced
+        assert f"server process {a} died (exit code -9); a new one replaces it" in srv.log_text()
         c = next(p for p in pids if p != b)
         assert srv.client_on(c).responses.create(model="scripted", input="hi").output_text == "Hello from the script."
     finally:
