@@ -44,12 +44,16 @@ class TreeClock:
             return []
 
     def __call__(self) -> float:
-        total = 0.0
+        return sum(self.per_process().values())
+
+    def per_process(self) -> dict[int, float]:
+        """CPU seconds of the parent and of each child, by pid."""
+        out: dict[int, float] = {}
         for pid in [self.pid, *self.children()]:
             clock = self.clocks.get(pid) or self.clocks.setdefault(pid, common.ProcClock(pid))
             with contextlib.suppress(OSError, ValueError, IndexError):
-                total += clock()
-        return total
+                out[pid] = clock()
+        return out
 
 
 @dataclass
@@ -73,6 +77,7 @@ class Cell:
     cpu: float = 0.0
     client_cpu: float = 0.0
     machine_cpu: float = 0.0
+    busiest: float = 0.0  # CPU of the busiest serving process (with --workers N > 1)
     errors: Counter = field(default_factory=Counter)
 
 
@@ -122,11 +127,14 @@ async def batch(clients: list[httpx.AsyncClient], on: Onward, v: Any, n: int, co
             except bad as exc:
                 cell.errors[f"{type(exc).__name__}: {str(exc)[:200]}"] += 1
 
-    cpu0, client0, busy0 = on.clock(), time.process_time(), common.machine_busy()
+    per0, client0, busy0 = on.clock.per_process(), time.process_time(), common.machine_busy()
     t0 = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in clients[:concurrency]))
     cell.wall = time.perf_counter() - t0
-    cell.cpu, cell.client_cpu, cell.machine_cpu = on.clock() - cpu0, time.process_time() - client0, common.machine_busy() - busy0
+    per1, cell.client_cpu, cell.machine_cpu = on.clock.per_process(), time.process_time() - client0, common.machine_busy() - busy0
+    used = {pid: per1[pid] - per0.get(pid, 0.0) for pid in per1 if pid != on.clock.pid}  # the serving processes
+    cell.cpu = sum(per1.values()) - sum(v for pid, v in per0.items() if pid in per1)
+    cell.busiest = max(used.values(), default=0.0)
     return cell
 
 
@@ -157,6 +165,7 @@ async def measure(servers: list[Onward], vs: list[Any], n: int, levels: list[int
                         cell.cpu += got.cpu
                         cell.client_cpu += got.client_cpu
                         cell.machine_cpu += got.machine_cpu
+                        cell.busiest += got.busiest
             out[str(c)] = {v.key: {str(s.workers): summarize(cells[(v.key, s.workers)]) for s in servers} for v in vs}
             say(f"concurrency {c}: {n} requests x {len(vs)} variants x {len(servers)} servers in {time.perf_counter() - t0:.1f} s")
     finally:
@@ -178,6 +187,7 @@ def summarize(cell: Cell) -> dict[str, Any]:
         "p99_ms": common.pct(totals, 99) * 1e3,
         "cpu_ms_per_req": cell.cpu / k * 1e3 if k else None,
         "onward_cores": cell.cpu / cell.wall if cell.wall else None,
+        "busiest_share": cell.busiest / cell.cpu if cell.cpu else None,  # 1/N: the processes share the work evenly
         "client_cores": cell.client_cpu / cell.wall if cell.wall else None,
         "other_cores": max(0.0, cell.machine_cpu - cell.cpu - cell.client_cpu) / cell.wall if cell.wall else None,
     }
@@ -190,7 +200,7 @@ def render(console: Console, results: dict[str, Any], vs: list[Any], workers: li
         t = Table(title=f"Concurrency {c} - Onward on PostgreSQL with {' vs '.join(str(w) for w in workers)} processes; ms unless noted", title_justify="left", header_style="bold")
         t.add_column("path", no_wrap=True)
         t.add_column("workers", justify="right")
-        for name in ("req/s", f"vs {base}\nworker", "p50", "p99", "Onward CPU\nms/req", "Onward\ncores", "client\ncores", "other\ncores", "err"):
+        for name in ("req/s", f"vs {base}\nworker", "p50", "p99", "Onward CPU\nms/req", "Onward\ncores", "busiest\nprocess", "client\ncores", "other\ncores", "err"):
             t.add_column(name, justify="right")
         for v in vs:
             ref = rows[v.key][str(base)]
@@ -205,6 +215,7 @@ def render(console: Console, results: dict[str, Any], vs: list[Any], workers: li
                     f"{r['p99_ms']:.2f}",
                     f"{r['cpu_ms_per_req']:.2f}" if r["cpu_ms_per_req"] is not None else "-",
                     f"{r['onward_cores']:.2f}",
+                    f"{100 * r['busiest_share']:.0f}%" if w > 1 and r.get("busiest_share") is not None else "-",
                     f"{r['client_cores']:.2f}",
                     f"{r['other_cores']:.2f}",
                     str(r["errors"]) if r["errors"] else "",
