@@ -77,7 +77,7 @@ def serve(
     database_url: Annotated[str | None, typer.Option("--database-url", "--db", help="sqlite:///path or postgresql://… (ONWARD_DATABASE_URL).")] = None,
     models: Annotated[Path | None, typer.Option("--models", help="TOML file of model routes (ONWARD_MODELS_FILE).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Where the default SQLite file and stored bytes live (ONWARD_DATA_DIR).")] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info (one access-log line per request), warning")] = "info",
+    log_level: Annotated[str, typer.Option(envvar="ONWARD_LOG_LEVEL", help="debug, info (one access-log line per request), warning (ONWARD_LOG_LEVEL)")] = "info",
     workers: Annotated[int | None, typer.Option("--workers", help="Server processes sharing the port (ONWARD_PROCESSES; default 1). More than 1 needs PostgreSQL.")] = None,
 ) -> None:
     """Serve the API (default http://127.0.0.1:8000/v1) on the embedded model unless a models file says otherwise.
