@@ -20,6 +20,7 @@ from ..retrieval import chunking, embeddings, index
 from ..retrieval.embeddings import Embedder
 from ..retrieval.parsing import ParseError
 from ..retrieval.search import Searcher, validate_filter
+from ..store import vector_index
 from ..store.vector_stores import STATUSES, VectorStoreStore
 from . import vector_store_params as params
 from .conversations import _check_metadata
@@ -355,8 +356,13 @@ class VectorStoreService:
 
 async def start_service(engine: Any, files: Any, settings: Any) -> VectorStoreService:
     """Build and start the service for the app: `files` is the FileService (its store gives
-    the bytes; deleting a file detaches it from every vector store)."""
-    service = VectorStoreService(VectorStoreStore(engine), files.store, embedder=embeddings.from_env(), lease_seconds=settings.lease_seconds)
+    the bytes; deleting a file detaches it from every vector store). With embeddings configured,
+    the database must hold a vector index (sqlite-vec, pgvector): VectorIndexUnavailable says
+    what to install otherwise, before any file is ingested without its vectors."""
+    embedder = embeddings.from_env()
+    if embedder is not None:
+        await vector_index.check(engine)
+    service = VectorStoreService(VectorStoreStore(engine), files.store, embedder=embedder, lease_seconds=settings.lease_seconds)
     files.delete_hooks.append(service.forget_file)
     await service.start()
     return service

@@ -8,6 +8,8 @@ small store's search does not slow as another store in the database grows (migra
 PostgreSQL: a stored `to_tsvector('english', text)` column with a GIN index, matched by
 `websearch_to_tsquery` and ranked by `ts_rank_cd`. Query words are OR-ed (a question rarely
 has every word in one chunk) after dropping stop words, so ranking does the work.
+
+Vectors are searched in the database's own vector index: see store/vector_index.py.
 """
 
 from __future__ import annotations
@@ -113,11 +115,6 @@ def keyword_select(dialect: str, terms: list[str], where: Any, limit: int, vecto
         .order_by(rank.desc(), C.id)
         .limit(limit)
     )
-
-
-def vector_select(model: str, where: Any) -> Any:
-    """(id, embedding) of every chunk that passes `where` and was embedded by `model`."""
-    return sa.select(C.id, C.embedding).where((C.embedding_model == model) & C.embedding.is_not(None)).where(where)
 
 
 def chunk_rows(chunks: list[str], vectors: np.ndarray | None, model: str | None) -> list[dict[str, Any]]:

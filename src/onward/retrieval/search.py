@@ -8,25 +8,25 @@ matches `ne` and `nin` and nothing else.
 
 Scores are 0–1. Keyword only (the default): coverage × (0.5 + 0.5 × rank / best rank), so the
 best chunk holding every query word scores 1. With embeddings: keyword and cosine lists are
-fused by reciprocal rank (k = 60), scaled so that first in every list scores 1.
+fused by reciprocal rank (k = 60), scaled so that first in every list scores 1. The cosine list
+comes from the database's vector index (sqlite-vec, pgvector), filtered in the same query.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..errors import invalid
+from ..store import vector_index
 from ..store.models import vector_store_chunks, vector_store_file_attributes, vector_store_files
 from . import index
-from .embeddings import Embedder, from_blobs
+from .embeddings import Embedder
 
 log = logging.getLogger("onward.retrieval")
 A, C, F = vector_store_file_attributes.c, vector_store_chunks.c, vector_store_files.c
@@ -135,17 +135,6 @@ def fuse(lists: list[dict[int, float]], k: int = RRF_K) -> dict[int, float]:
     return {cid: s / top for cid, s in fused.items()}
 
 
-def _cosine_top(ids: list[int], blobs: list[bytes], queries: np.ndarray, limit: int) -> dict[int, float]:
-    dim = queries.shape[1]
-    keep = [i for i, b in enumerate(blobs) if len(b) == dim * 4]
-    if not keep:
-        return {}
-    matrix = from_blobs([blobs[i] for i in keep])
-    sims = (matrix @ queries.T).max(axis=1)
-    order = np.argsort(-sims, kind="stable")[:limit]
-    return {ids[keep[i]]: float(min(1.0, sims[i])) for i in order if sims[i] > 0}
-
-
 # -- the searcher ----------------------------------------------------------------------------
 
 
@@ -171,7 +160,7 @@ class Searcher:
                 texts.update({r.id: r for r in rows})
                 lists.append(keyword_scores(terms, rows))
             if self.embedder is not None:
-                lists.append(await self._vector_list(conn, queries, where, pool))
+                lists.append(await self._vector_list(conn, queries, vector_store_ids, where, pool, filtered=bool(filters)))
             scores = fuse(lists)
             threshold = score_threshold or 0.0
             best = sorted((cid for cid, s in scores.items() if s >= threshold), key=lambda c: (-scores[c], c))[:max_num_results]
@@ -197,17 +186,22 @@ class Searcher:
             )
         return out
 
-    async def _vector_list(self, conn: Any, queries: list[str], where: Any, limit: int) -> dict[int, float]:
+    async def _vector_list(self, conn: Any, queries: list[str], vector_store_ids: list[str], where: Any, limit: int, *, filtered: bool) -> dict[int, float]:
+        """chunk id → cosine similarity (> 0) of the `limit` chunks nearest to any query, from
+        the database's vector index (store/vector_index.py), `where` applied in the same query."""
         assert self.embedder is not None
         try:
             qvecs = await self.embedder.embed(queries)
         except Exception as exc:  # keyword results still answer
             log.warning("query embedding failed, searching by keywords only: %s", exc)
             return {}
-        rows = (await conn.execute(index.vector_select(self.embedder.name, where))).all()
-        if not rows:
-            return {}
-        return await asyncio.to_thread(_cosine_top, [r.id for r in rows], [r.embedding for r in rows], qvecs, limit)
+        best: dict[int, float] = {}
+        for qvec in qvecs:
+            for cid, sim in await vector_index.nearest(conn, qvec, self.embedder.name, vector_store_ids, where, limit, filtered=filtered):
+                if sim > 0 and sim > best.get(cid, 0.0):
+                    best[cid] = min(1.0, sim)
+        top = sorted(best, key=lambda c: (-best[c], c))[:limit]
+        return {cid: best[cid] for cid in top}
 
     async def _files(self, conn: Any, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         if not pairs:

@@ -8,6 +8,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from .sqlite_extensions import load_sqlite_vec
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -88,6 +90,7 @@ def make_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+            load_sqlite_vec(dbapi_conn)  # vector search (store/vector_index.py)
 
         return engine
     return create_async_engine(

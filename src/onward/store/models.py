@@ -98,8 +98,11 @@ files = sa.Table(
 # -- vector stores (migration 0003) ----------------------------------------------------------
 # A file attached to a store is a row of vector_store_files; its parsed text is split into
 # vector_store_chunks (keyword index: FTS5 on SQLite, a GIN index on to_tsvector on PostgreSQL,
-# both created in the migration; an optional float32 embedding per chunk). Its attributes are
-# also kept as typed rows of vector_store_file_attributes so search filters run inside SQL.
+# both created in the migration; an optional float32 embedding per chunk, indexed in the
+# per-dimension tables of vector_index.py (created at run time, or by migration 0009): on
+# PostgreSQL the vector lives in that pgvector table only and `embedding` stays NULL). Its
+# attributes are also kept as typed rows of vector_store_file_attributes so search filters
+# run inside SQL.
 
 vector_stores = sa.Table(
     "vector_stores",
@@ -158,7 +161,7 @@ vector_store_chunks = sa.Table(
     sa.Column("file_id", sa.String(64), nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
-    sa.Column("embedding", sa.LargeBinary, nullable=True),  # float32, L2-normalised
+    sa.Column("embedding", sa.LargeBinary, nullable=True),  # float32, L2-normalised (SQLite only, see above)
     sa.Column("embedding_model", sa.String(200), nullable=True),
     sa.Index("ix_vector_store_chunks_file", "vector_store_id", "file_id", "position"),
 )

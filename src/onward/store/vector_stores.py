@@ -4,7 +4,9 @@ A store's `file_counts`, `usage_bytes` and `status` are computed from its files 
 grouped query; a batch's from the files that carry its id. Chunks are written by
 `finish_ingest` in the same transaction that marks the file completed, and only by the
 ingestion whose `ingest_token` the row still holds: a file detached, re-attached or cancelled
-meanwhile is never completed by a stale worker.
+meanwhile is never completed by a stale worker. Their vectors go into the database's vector
+index in that transaction too (vector_index.py); deleting a chunk, by any path, deletes its
+vector (a trigger on SQLite, a cascading foreign key on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from . import vector_index
 from .models import (
     vector_store_chunks,
     vector_store_file_attributes,
@@ -424,6 +427,9 @@ class VectorStoreStore:
         """Store the chunks and mark the file completed, in one transaction, if `token` still
         owns the file; False (nothing written) otherwise."""
         mine = (F.vector_store_id == vs_id) & (F.file_id == file_id) & (F.ingest_token == token) & (F.status == "in_progress")
+        dims = {len(c["embedding"]) // 4 for c in chunks if c.get("embedding")}
+        if dims:
+            await vector_index.ensure_tables(self.engine, dims)
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 vector_store_files.update().where(mine).values(status="completed", content=content, usage_bytes=usage_bytes, last_error=None, owner=None, lease_until=None)
@@ -431,8 +437,18 @@ class VectorStoreStore:
             if not result.rowcount:
                 return False
             await conn.execute(vector_store_chunks.delete().where((CH.vector_store_id == vs_id) & (CH.file_id == file_id)))
+            # SQLite keeps each float vector in its chunk row (candidates are re-ranked on it);
+            # PostgreSQL keeps it in the pgvector table only
+            keep_blob = conn.dialect.name == "sqlite"
+            vectors: list[tuple[int, str, bytes]] = []
+            insert = vector_store_chunks.insert().returning(CH.id, sort_by_parameter_order=True)
             for start in range(0, len(chunks), 500):
-                await conn.execute(vector_store_chunks.insert(), [{"vector_store_id": vs_id, "file_id": file_id, **c} for c in chunks[start : start + 500]])
+                part = chunks[start : start + 500]
+                rows = [{"vector_store_id": vs_id, "file_id": file_id, **c, **({} if keep_blob else {"embedding": None})} for c in part]
+                ids = (await conn.execute(insert, rows)).scalars().all()
+                vectors += [(cid, c["embedding_model"], c["embedding"]) for cid, c in zip(ids, part, strict=True) if c.get("embedding")]
+            if vectors:
+                await vector_index.store(conn, vs_id, vectors)
         return True
 
     async def fail_ingest(self, vs_id: str, file_id: str, token: str, code: str, message: str) -> bool:
