@@ -16,11 +16,16 @@ They search the same stores, so the modes are compared side by side on the same 
    without HTTP, parsing or the embedding model) up to each --scale level; then both servers
    are started on it and POST /v1/vector_stores/{id}/search is timed, sequentially and warm.
    The hybrid side's chunk vectors are random unit vectors stored under the local model's
-   name: computing 10,000+ real embeddings on 2 CPU cores takes 10+ minutes, and vector
-   search cost does not depend on the values (it reads and multiplies every vector of the
-   store). Queries are embedded by the real model.
+   name: computing 10,000+ real embeddings on 2 CPU cores takes 10+ minutes. They go into
+   the database's vector index (sqlite-vec / pgvector, store/vector_index.py) like real ones;
+   random vectors are the index's hard case (no clusters), so the latency is not flattered.
+   Queries are embedded by the real model.
 
     .venv/bin/python bench/retrieval/run.py [--db sqlite|postgres] [--scale 10000,100000] [--json out.json]
+    .venv/bin/python bench/retrieval/run.py --from-json after.json --compare before.json   # before/after
+
+--compare FILE puts a saved run (e.g. of an older commit, on the same machine) beside this
+one: recall, ingestion chunks/s and search latency, with after/before ratios.
 
 See bench/README.md for how to read the output.
 """
@@ -44,6 +49,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
@@ -357,6 +363,7 @@ class Filler:
     inserted: dict[str, int] = field(default_factory=dict)
     chunk_s: float = 0.0  # time spent generating + chunking
     insert_s: float = 0.0  # time spent in the store
+    index_build_s: float | None = None  # PostgreSQL: the HNSW index built after a bulk fill
 
     async def open(self) -> None:
         from onward.store.db import make_engine, migrate
@@ -377,6 +384,29 @@ class Filler:
         await self.store.create(vs_id, name=name, description=None, metadata={}, expires_after=None)
         self.inserted[vs_id] = 0
         return vs_id
+
+    async def drop_vector_index(self) -> bool:
+        """PostgreSQL: drop the HNSW index before a bulk fill (inserts into it run at ~150/s on
+        this machine: 100,000 would take over 10 minutes); build_vector_index puts it back,
+        as pgvector recommends for bulk loads. False on SQLite (nothing to drop)."""
+        from onward.store import vector_index
+
+        if not self.vectors or self.engine.dialect.name == "sqlite":
+            return False
+        await vector_index.ensure_tables(self.engine, {384})
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.text(f"DROP INDEX IF EXISTS ix_{vector_index.table_name(384)}_hnsw"))
+        return True
+
+    async def build_vector_index(self) -> None:
+        from onward.store import vector_index
+
+        t0 = time.perf_counter()
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.text("SET LOCAL maintenance_work_mem = '512MB'"))
+            for statement in vector_index.ddl("postgresql", 384):
+                await conn.execute(sa.text(statement))
+        self.index_build_s = time.perf_counter() - t0
 
     async def fill(self, vs_id: str, target: int) -> None:
         """Add generated files (chunked with the default strategy, 800/400 tokens) until the
@@ -468,11 +498,16 @@ async def scale(args, dbs: Databases, tmp: Path, prose: Prose, say) -> dict[str,
         if args.neighbour:
             neighbour = await filler.new_store("neighbour")
             await filler.fill(neighbour, args.neighbour)
+        online = (sum(filler.inserted.values()), filler.insert_s)  # the neighbour's chunks went into a live index
         main = await filler.new_store("scale")
         for level in levels:
             t0 = time.perf_counter()
             before = (filler.chunk_s, filler.insert_s)
+            bulk = await filler.drop_vector_index()
             await filler.fill(main, level)
+            if bulk:
+                await filler.build_vector_index()
+                say(f"scale: HNSW index built over {sum(filler.inserted.values()):,} vectors in {filler.index_build_s:.0f} s")
             say(
                 f"scale: store holds {filler.inserted[main]:,} chunks (+{time.perf_counter() - t0:.0f} s: generating + chunking "
                 f"{filler.chunk_s - before[0]:.0f} s, store inserts {filler.insert_s - before[1]:.0f} s)"
@@ -495,6 +530,7 @@ async def scale(args, dbs: Databases, tmp: Path, prose: Prose, say) -> dict[str,
     return {
         "rows": rows, "levels": levels, "vectors": args.scale_vectors, "insert_s": filler.insert_s, "chunk_s": filler.chunk_s,
         "insert_chunks_s": total / filler.insert_s if filler.insert_s else None, "total_chunks": total, "queries": queries[:5],
+        "online_chunks_s": online[0] / online[1] if online[1] else None, "online_chunks": online[0], "index_build_s": filler.index_build_s,
     }
 
 
@@ -581,16 +617,57 @@ def render(console: Console, out: dict[str, Any]) -> None:
             f"[dim]  The chunks were written through the store layer, not the HTTP API (chunk_text + chunk_rows + VectorStoreStore.finish_ingest: "
             f"{sc['total_chunks']:,} chunks at {fmt(sc['insert_chunks_s'], 0)} chunks/s of store time, plus {sc['chunk_s']:.0f} s generating and chunking). "
             f"Chunk vectors: {vec}. Real embeddings for them would take about {sc['total_chunks'] / 13 / 60:.0f} min on this machine "
-            f"(~13 chunks/s measured for all-MiniLM-L6-v2 on 2 shared cores); vector search reads and multiplies every vector of the store "
-            f"whatever the values, and the query is embedded by the real model. The neighbour store is a small store in the same database: "
+            f"(~13 chunks/s measured for all-MiniLM-L6-v2 on 2 shared cores); the vectors go into the database's vector index (sqlite-vec, pgvector) "
+            f"as real ones would, and the query is embedded by the real model. The neighbour store is a small store in the same database: "
             f"its latency shows whether a search costs per store or per database.[/]"
         )
+        if sc.get("index_build_s") is not None:
+            console.print(
+                f"[dim]  PostgreSQL: the scale store's chunks were inserted without the HNSW index, which was then built in {sc['index_build_s']:.0f} s "
+                f"over {sc['total_chunks']:,} vectors; the neighbour store's {sc['online_chunks']:,} chunks went into the live index at "
+                f"{fmt(sc['online_chunks_s'], 0)} chunks/s of store time (online ingestion).[/]"
+            )
         other = max([r.get("other_cores") or 0 for r in rows] + [r.get("other_cores") or 0 for r in out.get("ingestion") or []])
         if other > 0.2:
             pg = " (on PostgreSQL this includes the database server's own work)" if meta["db"] == "postgres" else ""
             console.print(f"[yellow]  warning: other processes used up to {other:.2f} cores during a series (see 'other cores'){pg}; latencies are noisy, server CPU per search less so[/]")
         console.print(f"[dim]  Queries: 60 generated questions of 3-6 content words, e.g. {sc['queries'][0]!r}, {sc['queries'][1]!r}.[/]")
         console.print()
+
+
+def compare(console: Console, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Two saved runs side by side (before = an older commit's run on this machine)."""
+    t = Table(title=f"Before / after: {before['meta'].get('started', '?')} vs {after['meta'].get('started', '?')} (database {after['meta']['db']})", title_justify="left")
+    for col in ("figure", "before", "after", "after / before"):
+        t.add_column(col, justify="left" if col == "figure" else "right")
+
+    def row(name: str, a: float | None, b: float | None, nd: int = 1) -> None:
+        ratio = f"{b / a:.2f}x" if a and b is not None else "-"
+        t.add_row(name, fmt(a, nd), fmt(b, nd), ratio)
+
+    qa, qb = before.get("quality"), after.get("quality")
+    if qa and qb:
+        ra, rb = ({r["style"]: r for r in q["rows"]} for q in (qa, qb))
+        for mode in ("keyword", "hybrid"):
+            row(f"recall@5, all questions, {mode}", ra["all"][f"{mode}_recall5"], rb["all"][f"{mode}_recall5"], 2)
+    ia, ib = ({r["mode"]: r for r in run.get("ingestion") or []} for run in (before, after))
+    for mode in ib:
+        if mode in ia:
+            row(f"ingestion through the API, {MODES[mode]}: chunks/s", ia[mode]["chunks_s"], ib[mode]["chunks_s"])
+    sa_, sb = before.get("scale"), after.get("scale")
+    if sa_ and sb:
+        row("store-layer inserts (scale fill): chunks/s", sa_.get("insert_chunks_s"), sb.get("insert_chunks_s"), 0)
+        if sb.get("online_chunks_s") is not None:
+            row("store-layer inserts into a live index (neighbour store): chunks/s", sa_.get("online_chunks_s") or sa_.get("insert_chunks_s"), sb["online_chunks_s"], 0)
+        by = {(r["store"], r["chunks"], r["mode"]): r for r in sa_["rows"]}
+        for r in sb["rows"]:
+            old = by.get((r["store"], r["chunks"], r["mode"]))
+            if old:
+                where = f"{r['store']} store {r['chunks']:,} chunks, {MODES[r['mode']]}"
+                row(f"{where}: p50 ms", old["p50_ms"], r["p50_ms"])
+                row(f"{where}: server CPU ms/search", old["cpu_ms"], r["cpu_ms"])
+    console.print(t)
+    console.print("[dim]  Each run's own 'other cores' column says how loaded the machine was; server CPU per search is the steadier figure.[/]")
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -646,13 +723,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-ingestion", action="store_true")
     ap.add_argument("--json", type=Path, help="save the results here")
     ap.add_argument("--from-json", type=Path, metavar="FILE", help="only print the tables of a run saved with --json")
+    ap.add_argument("--compare", type=Path, metavar="FILE", help="also print this saved run (--json) beside this one, with after/before ratios")
     ap.add_argument("--onward", default=str(common.VENV_BIN / "onward"), help="the onward executable (default: next to this python)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, SQLite files)")
     args = ap.parse_args(argv)
 
     console, say = common.make_console()
     if args.from_json:
-        render(console, json.loads(args.from_json.read_text()))
+        out = json.loads(args.from_json.read_text())
+        render(console, out)
+        if args.compare:
+            compare(console, json.loads(args.compare.read_text()), out)
         return 0
     meta = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -665,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
     out["meta"] = meta
     console.print()
     render(console, out)
+    if args.compare:
+        compare(console, json.loads(args.compare.read_text()), out)
     if args.json:
         common.save_json(args.json, out, say)
     say(f"total {time.perf_counter() - t0:.0f} s")

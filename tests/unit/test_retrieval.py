@@ -4,6 +4,7 @@ PostgreSQL), scoring and fusion, and the service's search() as the file_search t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import time
 import zipfile
@@ -19,6 +20,7 @@ from onward.retrieval.parsing import ParseError, parse
 from onward.retrieval.search import compile_filter, fuse, keyword_scores, validate_filter
 from onward.store.models import vector_store_chunks, vector_store_file_attributes
 from onward.store.vector_stores import attribute_rows
+from tests.conftest import new_pg_database
 
 # -- documents made from scratch (also used by the e2e tests) -----------------------------------
 
@@ -223,6 +225,42 @@ def test_query_terms():
     assert index.websearch_query(["cats", "or", "dogs"]) == "cats or dogs"
 
 
+def test_keyword_candidates_come_from_the_rarer_words():
+    counts = {"common": 2001, "rare": 30, "middle": 900, "absent": 0}
+    # the rarest words until the pool is met, then any that still fit the budget
+    assert index.choose_terms(counts, pool=50, budget=2000) == ["rare", "middle", "absent"]
+    assert index.choose_terms({**counts, "rare": 60}, pool=50, budget=500) == ["rare", "absent"]
+    assert index.choose_terms(counts, pool=50, budget=500) == list(counts)  # rare + middle exceed it: all words
+    assert index.choose_terms({"a": 2001, "b": 2001}, pool=50, budget=2000) == ["a", "b"]  # all common: every word
+    assert index.choose_terms({"a": 2001, "b": 5}, pool=50, budget=2000) == ["a", "b"]  # too few alone: widen
+    assert index.choose_terms({"only": 2001}, pool=50) == ["only"]
+
+
+async def test_keyword_search_ranks_candidates_of_rare_words_and_widens_when_short(tmp_path: Path, monkeypatch):
+    from onward.retrieval.search import Searcher
+    from onward.store.db import make_engine, migrate
+
+    monkeypatch.setattr(index, "KEYWORD_CANDIDATES", 100)
+    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
+    await migrate(engine)
+    common = [{"vector_store_id": "vs_k", "file_id": "f1", "position": i, "text": f"common filler words {i}"} for i in range(150)]
+    rare = [{"vector_store_id": "vs_k", "file_id": "f2", "position": i, "text": f"common quokka sighting {i}"} for i in range(55)]
+    async with engine.begin() as conn:
+        await conn.execute(vector_store_chunks.insert(), common + rare)
+        await conn.execute(vector_store_file_attributes.insert(), attribute_rows("vs_k", "f2", {"kind": "rare"}))
+    try:
+        searcher = Searcher(engine)
+        # "quokka" (55 chunks) alone picks the candidates: "common" (205) would pass the budget
+        hits = await searcher.search(["vs_k"], ["quokka common"], max_num_results=5, filters=None, score_threshold=None)
+        assert len(hits) == 5 and all("quokka" in h["text"] for h in hits)
+        # the filter leaves none of them: the search widens to every word
+        flt = validate_filter({"type": "ne", "key": "kind", "value": "rare"})
+        hits = await searcher.search(["vs_k"], ["quokka common"], max_num_results=5, filters=flt, score_threshold=None)
+        assert len(hits) == 5 and all(h["file_id"] == "f1" for h in hits)
+    finally:
+        await engine.dispose()
+
+
 def test_fts5_query_filters_the_store_column():
     assert index.id_token("vs_3fKq9Zx") == "3fKq9Zx"  # the random part: one rare token
     assert index.id_token("vs_a-b1234") == "b1234"
@@ -389,19 +427,17 @@ def _matching(conn: sa.Connection, flt: dict) -> set[str]:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def filter_db(request, tmp_path_factory):
-    if request.param == "sqlite":
-        engine = sa.create_engine(f"sqlite:///{tmp_path_factory.mktemp('filters') / 'f.db'}")
-    else:
-        url = request.getfixturevalue("pg_database")
-        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    tables = [vector_store_chunks, vector_store_file_attributes]
-    with engine.begin() as conn:
-        vector_store_chunks.metadata.create_all(conn, tables=tables)
-        _seed(conn)
-    yield engine
-    with engine.begin() as conn:
-        vector_store_chunks.metadata.drop_all(conn, tables=tables)
-    engine.dispose()
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            engine = sa.create_engine(f"sqlite:///{tmp_path_factory.mktemp('filters') / 'f.db'}")
+        else:  # a database of its own: the session's holds the live servers' tables
+            url = stack.enter_context(new_pg_database("onward_filters"))
+            engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        stack.callback(engine.dispose)
+        with engine.begin() as conn:
+            vector_store_chunks.metadata.create_all(conn, tables=[vector_store_chunks, vector_store_file_attributes])
+            _seed(conn)
+        yield engine
 
 
 @pytest.mark.parametrize(("flt", "expected"), FILTER_CASES)

@@ -26,6 +26,7 @@ from .embeddings import to_blob
 C = vector_store_chunks.c
 _WORD = re.compile(r"\w+")
 MAX_TERMS = 32
+KEYWORD_CANDIDATES = 2000  # chunks a keyword search ranks, when its rarer words allow (choose_terms)
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below between both
     but by can could did do does doing down during each few for from further had has have having he her here hers
@@ -92,29 +93,73 @@ def coverage(terms: list[str], text: str) -> float:
     return hits / len(terms)
 
 
-def keyword_select(dialect: str, terms: list[str], where: Any, limit: int, vector_store_ids: list[str] | None = None) -> Any:
+def keyword_select(dialect: str, terms: list[str], where: Any, limit: int, vector_store_ids: list[str] | None = None, match_terms: list[str] | None = None) -> Any:
     """(id, vector_store_id, file_id, text, raw) rows, best first; `raw` grows with relevance.
-    `where` must itself hold the store filter: `vector_store_ids` only narrows the FTS5 walk."""
+    `where` must itself hold the store filter: `vector_store_ids` only narrows the FTS5 walk.
+    `match_terms` (default: `terms`) pick the candidate rows (see choose_terms); PostgreSQL
+    ranks them on all `terms`, SQLite's bm25 on the matched ones (a term in half the rows or
+    more weighs ~0 in bm25 anyway). Ranking runs on ids only; the text of the `limit` best
+    rows is read afterwards."""
+    match = match_terms or terms
     if dialect == "sqlite":
         bm25 = sa.func.bm25(_FTS_NAME, sa.literal_column("0.0"), sa.literal_column("1.0"))  # (vector_store_id, text)
-        return (
-            sa.select(C.id, C.vector_store_id, C.file_id, C.text, (-bm25).label("raw"))
+        best = (
+            sa.select(C.id.label("cid"), (-bm25).label("raw"))
             .select_from(_FTS.join(vector_store_chunks, C.id == _FTS.c.rowid))
-            .where(_FTS_NAME.op("MATCH")(fts5_query(terms, vector_store_ids)))
+            .where(_FTS_NAME.op("MATCH")(fts5_query(match, vector_store_ids)))
             .where(where)
             .order_by(bm25, C.id)
             .limit(limit)
+            .subquery("best")
         )
-    tsv: Any = sa.literal_column("vector_store_chunks.tsv")  # stored, GIN-indexed (migration 0005)
-    tsq = sa.func.websearch_to_tsquery(_ENGLISH, websearch_query(terms))
-    rank = sa.func.ts_rank_cd(tsv, tsq)
+    else:
+        tsv: Any = sa.literal_column("vector_store_chunks.tsv")  # stored, GIN-indexed (migration 0005)
+        rank = sa.func.ts_rank_cd(tsv, sa.func.websearch_to_tsquery(_ENGLISH, websearch_query(terms)))
+        best = (
+            sa.select(C.id.label("cid"), rank.label("raw"))
+            .where(tsv.op("@@")(sa.func.websearch_to_tsquery(_ENGLISH, websearch_query(match))))
+            .where(where)
+            .order_by(rank.desc(), C.id)
+            .limit(limit)
+            .subquery("best")
+        )
     return (
-        sa.select(C.id, C.vector_store_id, C.file_id, C.text, rank.label("raw"))
-        .where(tsv.op("@@")(tsq))
-        .where(where)
-        .order_by(rank.desc(), C.id)
-        .limit(limit)
+        sa.select(C.id, C.vector_store_id, C.file_id, C.text, best.c.raw)
+        .select_from(best.join(vector_store_chunks, C.id == best.c.cid))
+        .order_by(best.c.raw.desc(), C.id)
     )
+
+
+def term_count_select(dialect: str, term: str, vector_store_ids: list[str], cap: int) -> Any:
+    """The number of chunks of the stores holding `term`, counted up to `cap` (an index walk
+    that stops there: a word in every chunk costs what a word in `cap` chunks does)."""
+    if dialect == "sqlite":
+        hits = sa.select(_FTS.c.rowid).where(_FTS_NAME.op("MATCH")(fts5_query([term], vector_store_ids)))
+    else:
+        tsv: Any = sa.literal_column("vector_store_chunks.tsv")
+        hits = sa.select(C.id).where(C.vector_store_id.in_(vector_store_ids), tsv.op("@@")(sa.func.websearch_to_tsquery(_ENGLISH, websearch_query([term]))))
+    return sa.select(sa.func.count()).select_from(hits.limit(cap).subquery())
+
+
+def choose_terms(counts: dict[str, int], pool: int, budget: int = KEYWORD_CANDIDATES) -> list[str]:
+    """The query terms whose chunks become the keyword candidates: the rarest first, while
+    they find fewer than `pool` chunks or the next still fits in `budget` chunks (counts as
+    term_count_select gives them, capped above `budget`). Ranking every chunk that holds any
+    query word costs time in proportion to those chunks (a word in most of 100,000 chunks:
+    over 100 ms on SQLite, 1 s on PostgreSQL); the chunks holding only the commonest words
+    rank last under bm25 anyway. When the rarer words alone exceed the budget, every word is
+    kept. The caller searches with every term when the candidates come to fewer than `pool`."""
+    chosen: list[str] = []
+    total = 0
+    for term in sorted(counts, key=lambda t: (counts[t], t)):
+        n = counts[term]
+        if chosen and total >= pool and total + n > budget:
+            break
+        chosen.append(term)
+        total += n
+    if total > budget:  # even the rarer words hold more than the budget: no word is left out
+        return list(counts)
+    return [t for t in counts if t in chosen]  # the query's own order
 
 
 def chunk_rows(chunks: list[str], vectors: np.ndarray | None, model: str | None) -> list[dict[str, Any]]:

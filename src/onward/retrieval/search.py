@@ -15,6 +15,7 @@ comes from the database's vector index (sqlite-vec, pgvector), filtered in the s
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ log = logging.getLogger("onward.retrieval")
 A, C, F = vector_store_file_attributes.c, vector_store_chunks.c, vector_store_files.c
 COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
 RRF_K = 60
+TERM_COUNT_TTL = 60.0
 
 # -- filters ---------------------------------------------------------------------------------
 
@@ -142,6 +144,7 @@ class Searcher:
     def __init__(self, engine: AsyncEngine, embedder: Embedder | None = None) -> None:
         self.engine = engine
         self.embedder = embedder
+        self._term_counts: dict[tuple[str, ...], tuple[int, float]] = {}
 
     async def search(
         self, vector_store_ids: list[str], queries: list[str], *, max_num_results: int, filters: dict[str, Any] | None, score_threshold: float | None
@@ -156,7 +159,7 @@ class Searcher:
         texts: dict[int, Any] = {}
         async with self.engine.connect() as conn:
             if terms:
-                rows = (await conn.execute(index.keyword_select(self.engine.dialect.name, terms, where, pool, vector_store_ids))).all()
+                rows = await self._keyword_rows(conn, terms, vector_store_ids, where, pool)
                 texts.update({r.id: r for r in rows})
                 lists.append(keyword_scores(terms, rows))
             if self.embedder is not None:
@@ -166,8 +169,8 @@ class Searcher:
             best = sorted((cid for cid, s in scores.items() if s >= threshold), key=lambda c: (-scores[c], c))[:max_num_results]
             missing = [cid for cid in best if cid not in texts]
             if missing:
-                rows = (await conn.execute(sa.select(C.id, C.vector_store_id, C.file_id, C.text).where(C.id.in_(missing)))).all()
-                texts.update({r.id: r for r in rows})
+                found = (await conn.execute(sa.select(C.id, C.vector_store_id, C.file_id, C.text).where(C.id.in_(missing)))).all()
+                texts.update({r.id: r for r in found})
             pairs = {(texts[c].vector_store_id, texts[c].file_id) for c in best}
             files = await self._files(conn, pairs)
         out = []
@@ -185,6 +188,32 @@ class Searcher:
                 }
             )
         return out
+
+    async def _keyword_rows(self, conn: Any, terms: list[str], vector_store_ids: list[str], where: Any, pool: int) -> list[Any]:
+        """The keyword candidates, best first: first from the query's rarer words only (see
+        index.choose_terms), then, if those find fewer than `pool` chunks, from all of them."""
+        dialect = self.engine.dialect.name
+        counts = {t: await self._term_count(conn, t, vector_store_ids) for t in terms} if len(terms) > 1 else {}
+        match = index.choose_terms(counts, pool) if counts else terms
+        rows = list((await conn.execute(index.keyword_select(dialect, terms, where, pool, vector_store_ids, match))).all())
+        if len(rows) < pool and len(match) < len(terms):
+            rows = list((await conn.execute(index.keyword_select(dialect, terms, where, pool, vector_store_ids))).all())
+        return rows
+
+    async def _term_count(self, conn: Any, term: str, vector_store_ids: list[str]) -> int:
+        """Chunks of the stores holding `term`, capped just above the candidate budget; kept
+        for TERM_COUNT_TTL seconds (the figure only steers which words pick candidates)."""
+        key = (term, *sorted(vector_store_ids))
+        now = time.monotonic()
+        hit = self._term_counts.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        cap = index.KEYWORD_CANDIDATES + 1
+        n = int((await conn.execute(index.term_count_select(self.engine.dialect.name, term, vector_store_ids, cap))).scalar() or 0)
+        if len(self._term_counts) >= 10_000:
+            self._term_counts.clear()
+        self._term_counts[key] = (n, now + TERM_COUNT_TTL)
+        return n
 
     async def _vector_list(self, conn: Any, queries: list[str], vector_store_ids: list[str], where: Any, limit: int, *, filtered: bool) -> dict[int, float]:
         """chunk id → cosine similarity (> 0) of the `limit` chunks nearest to any query, from
