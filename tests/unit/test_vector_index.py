@@ -1,5 +1,5 @@
 """Chunk vectors in the database's own index (store/vector_index.py), on SQLite (sqlite-vec)
-and PostgreSQL (pgvector): exact filters, several dimensions, deletion, migration 0009."""
+and PostgreSQL (pgvector): exact filters, several dimensions, deletion, migration 0010."""
 
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ async def test_migration_moves_existing_vectors_into_the_index(tmp_path: Path, k
     async def check(url: str) -> None:
         eng = make_engine(url)
         try:
-            await _upgrade(eng, "0008")  # the schema before 0009: vectors as blobs in the chunk rows
+            await _upgrade(eng, "0009")  # the schema before 0010: vectors as blobs in the chunk rows
             async with eng.begin() as conn:
                 await conn.execute(
                     sa.text(

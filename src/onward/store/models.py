@@ -99,7 +99,7 @@ files = sa.Table(
 # A file attached to a store is a row of vector_store_files; its parsed text is split into
 # vector_store_chunks (keyword index: FTS5 on SQLite, a GIN index on to_tsvector on PostgreSQL,
 # both created in the migration; an optional float32 embedding per chunk, indexed in the
-# per-dimension tables of vector_index.py (created at run time, or by migration 0009): on
+# per-dimension tables of vector_index.py (created at run time, or by migration 0010): on
 # PostgreSQL the vector lives in that pgvector table only and `embedding` stays NULL). Its
 # attributes are also kept as typed rows of vector_store_file_attributes so search filters
 # run inside SQL.

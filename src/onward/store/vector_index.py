@@ -2,7 +2,7 @@
 
 One table per vector dimension, `chunk_vectors_<dim>` (a configured embedding model fixes the
 dimension; two models of one dimension share a table and are told apart by `model`), created
-when the first vector of that dimension is stored (or by migration 0009 for older vectors):
+when the first vector of that dimension is stored (or by migration 0010 for older vectors):
 
 - SQLite: a sqlite-vec `vec0` virtual table partitioned by (vector_store_id, model), holding
   a binary sketch of each vector (`bit[dim]`, the sign of each component). A search takes the

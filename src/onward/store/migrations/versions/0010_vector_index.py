@@ -8,8 +8,8 @@ that holds no vectors yet upgrades anyway (with a warning: keyword search needs 
 extension, and Onward refuses to start with embeddings configured until it is installed); one
 that holds vectors stops here with the instructions (vector_index.PGVECTOR_HELP).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 import logging
@@ -21,8 +21,8 @@ from alembic import op
 from onward.store import vector_index
 from onward.store.sqlite_extensions import load_error
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
