@@ -246,3 +246,24 @@ async def test_migration_0009_backfills_what_writes_store(kind, tmp_path):
             assert conn.execute(sa.text("SELECT total_tokens FROM conversations WHERE id = 'conv_old'")).scalar() == want[-1]["total_tokens"]
             assert conn.execute(sa.text("SELECT tokens FROM responses WHERE id = 'resp_old'")).scalar() == sum(r["tokens"] for r in want[:4])
         sync.dispose()
+
+
+@pytest.mark.parametrize("window", [20, 40, 60, 90, 200, 450, 900])
+async def test_fit_context_drops_the_fewest_items(window):
+    """Whatever its size-based guess (here thrown off by items of very different words per
+    character), fit_context keeps the longest suffix that fits: checked against every k."""
+    from onward.engine.context import _drop
+
+    rng = random.Random(window)
+    raw = []
+    for i in range(80):
+        text = "x" * rng.randint(1, 400) if i % 7 == 0 else _text(rng)  # one word of many characters
+        raw.append({"role": "user" if i % 2 == 0 else "assistant", "content": text})
+    provider = ScriptedProvider(context_window=window)
+    request = ModelRequest(model="m", input=context.model_view(context.normalize_input(raw)), instructions="Be brief.")
+    fewest = next(k for k in range(1, len(raw) + 1) if provider.count_tokens(_drop(request, k)) < window)
+    if fewest == len(raw):  # not even the last item fits
+        with pytest.raises(APIError):
+            context.fit_context(provider, request, "auto")
+    else:
+        assert context.fit_context(provider, request, "auto").input == _drop(request, fewest).input

@@ -365,44 +365,61 @@ def fit_context(provider: Provider, request: ModelRequest, truncation: str) -> M
             param="input",
             code="context_length_exceeded",
         )
-    # Binary search the fewest dropped items that fit. Counting is linear in what is kept, so
-    # first bracket the answer with a size estimate: a 100k-item history then costs a few
-    # counts of window-sized requests, not log(n) counts of half the history.
+    # Find the fewest dropped items that fit. Counting is linear in what is kept, so start from
+    # a guess made with the request's own tokens per character, then gallop and bisect: a
+    # history then costs a few counts of window-sized requests. The answer is the fewest drops
+    # whatever the guess, so a history read from its tail (engine/history.py) keeps exactly
+    # what reading all of it keeps.
     items = request.input
     sizes = [len(orjson.dumps(item)) for item in items]
     per_char = tokens / max(1, sum(sizes))
-    kept = sum(sizes)
-    lo = hi = 0
+    kept, guess = sum(sizes), len(items)
     for k, size in enumerate(sizes, 1):
         kept -= size
-        if not lo and kept * per_char < window * 1.5:
-            lo = k
-        if kept * per_char < window * 0.5:
-            hi = k
+        if kept * per_char < window:
+            guess = k
             break
-    lo, hi = max(1, lo), hi or len(items)
-    found = _search(provider, request, lo, hi, window) or _search(provider, request, hi + 1, len(items), window)
-    if found and found[0] == lo and lo > 1:
-        # The estimate bracketed too high: the fewest drops may lie below it. Searching there
-        # too makes the result the fewest drops that fit, whatever the prefix (a history read
-        # from its tail, engine/history.py, keeps exactly what reading all of it keeps).
-        found = _search(provider, request, 1, lo - 1, window) or found
-    if found is None or not found[1].input:
+    best = _fewest_drops(provider, request, guess, window)
+    if best is None or not best.input:
         raise APIError(400, "The last input item alone exceeds the context window of this model.", param="input", code="context_length_exceeded")
-    return found[1]
-
-
-def _search(provider: Provider, request: ModelRequest, lo: int, hi: int, window: int) -> tuple[int, ModelRequest] | None:
-    """The fewest dropped items in [lo, hi] that fit, with the request that keeps the rest."""
-    best = None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        trial = _drop(request, mid)
-        if provider.count_tokens(trial) < window:
-            best, hi = (mid, trial), mid - 1
-        else:
-            lo = mid + 1
     return best
+
+
+def _fewest_drops(provider: Provider, request: ModelRequest, guess: int, window: int) -> ModelRequest | None:
+    """The request that drops the fewest oldest items (k >= 1; the whole request is known not to
+    fit) and fits, searched from `guess`; None when dropping all but none fits. Fitting is
+    monotone in k: a shorter suffix never counts more."""
+    n = len(request.input)
+    memo: dict[int, ModelRequest | None] = {}
+
+    def fits(k: int) -> bool:
+        if k not in memo:
+            trial = _drop(request, k)
+            memo[k] = trial if provider.count_tokens(trial) < window else None
+        return memo[k] is not None
+
+    guess, step = min(max(guess, 1), n), 1
+    if fits(guess):  # gallop down to a k that does not fit (0 never does)
+        good, probe = guess, guess - 1
+        while probe > 0 and fits(probe):
+            good, probe, step = probe, probe - step, step * 2
+        bad = max(probe, 0)
+    else:  # gallop up to a k that fits
+        bad, probe = guess, guess + 1
+        while probe <= n and not fits(probe):
+            bad, probe, step = probe, probe + step, step * 2
+        if probe > n:
+            if bad == n or not fits(n):
+                return None
+            probe = n
+        good = probe
+    while good - bad > 1:
+        mid = (bad + good) // 2
+        if fits(mid):
+            good = mid
+        else:
+            bad = mid
+    return memo[good]
 
 
 def _drop(request: ModelRequest, count: int) -> ModelRequest:

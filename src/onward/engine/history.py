@@ -22,7 +22,7 @@ from ..store.conversations import ConversationStore, Page
 from ..store.responses import ResponseStore
 from . import context
 
-PAGE_FACTOR = 3  # estimated tokens per page, in windows: the estimate runs high or low by up to ~2x
+PAGE_FACTOR = 2  # estimated tokens per page, in windows: the estimate runs high for most text (JSON around it)
 PAGE_SLACK = 256  # estimated tokens added to every page (a tiny window still reads a few items)
 
 

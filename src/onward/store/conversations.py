@@ -109,27 +109,23 @@ class ConversationStore:
         estimates add up to at least `budget` (all of them when they add up to less), oldest
         first; `cursor` is the position of the oldest one read.
 
-        Three indexed queries at any length: the running total just before `before`, the
-        position where the total falls `budget` below it (found scanning back from the end on
-        the primary key, so it reads about as many rows as the page holds), then the page.
-        Rows written before migration 0009 (no totals) are all read, as before."""
+        One statement at any length: the running total of the newest row before `before`, the position where the total falls `budget` below it (found scanning
+        back on the primary key, so about as many rows as the page holds are visited), and the
+        page after that position. Rows written before migration 0009 (no totals) are all read,
+        as before."""
         c = conversation_items.c
         where = c.conversation_id == conv_id
         if before is not None:
             where = where & (c.position < before)
+        # The newest row's own total (not the conversation's, which still counts deleted items),
+        # so the page holds at least that row whenever older ones exist.
+        top = sa.select(c.total_tokens).where(where).order_by(c.position.desc()).limit(1).scalar_subquery()
+        bound = sa.select(c.position).where(where & (c.total_tokens <= top - budget)).order_by(c.position.desc()).limit(1).scalar_subquery()
+        query = sa.select(c.position, c.data, bound.label("bound")).where(where & (c.position > sa.func.coalesce(bound, -1))).order_by(c.position)
         async with self.engine.connect() as conn:
-            if before is None:
-                top = (await conn.execute(sa.select(conversations.c.total_tokens).where(conversations.c.id == conv_id))).scalar()
-            else:
-                top = (await conn.execute(sa.select(c.total_tokens).where(where).order_by(c.position.desc()).limit(1))).scalar()
-            bound = None
-            if top is not None:
-                bound = (
-                    await conn.execute(sa.select(c.position).where(where & (c.total_tokens <= top - budget)).order_by(c.position.desc()).limit(1))
-                ).scalar()
-            query = sa.select(c.position, c.data).where(where if bound is None else where & (c.position > bound)).order_by(c.position)
             rows = (await conn.execute(query)).all()
-        return Page([orjson.loads(r.data) for r in rows], bound is not None, rows[0].position if rows else bound)
+        more = bool(rows) and rows[0].bound is not None
+        return Page([orjson.loads(r.data) for r in rows], more, rows[0].position if rows else None)
 
     async def list_items(self, conv_id: str, *, limit: int, order: str, after: str | None) -> tuple[list[dict[str, Any]], bool]:
         """A keyset page: the cursor item's position bounds an index range scan."""
