@@ -20,6 +20,7 @@ def test_every_format_lands_on_both_faces(fresh_db, serve):
     for bad in ("app_messages.jsonl:5: not valid JSON", "app_messages.jsonl:6: role must be user or assistant", "app_messages.jsonl:9: no thread_id",
                 "app_messages.jsonl:10: created_at 'last tuesday'", "app_messages.csv:6: role must be user or assistant"):
         assert bad in report.replace("\n", " ").replace("  ", " ") or bad in report, bad
+    _check_token_totals(fresh_db, "thread_pg1")
     client = serve(fresh_db).client()
 
     # a raw v2 page (newest first in the file) comes back in created_at order, every field kept
@@ -76,6 +77,27 @@ def test_every_format_lands_on_both_faces(fresh_db, serve):
     assert client.beta.threads.messages.list("thread_app2", order="asc").data[-1].content[0].text.value == resp.output_text
     run = client.beta.threads.runs.create_and_poll(thread_id="thread_pg1", assistant_id="asst_hr", model="scripted")
     assert run.status == "completed", run.last_error
+
+
+def _check_token_totals(url: str, thread_id: str) -> None:
+    """Imported items carry the token estimates and running totals the server's own writes do
+    (a model request reads the thread from its tail by them)."""
+    import sqlalchemy as sa
+
+    from onward.store.items import estimate_tokens
+
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT data, tokens, total_tokens FROM conversation_items WHERE conversation_id = :t ORDER BY position"), {"t": thread_id}).all()
+            total = conn.execute(sa.text("SELECT total_tokens FROM conversations WHERE id = :t"), {"t": thread_id}).scalar()
+    finally:
+        engine.dispose()
+    running = 0
+    for data, tokens, total_tokens in rows:
+        running += estimate_tokens(data)
+        assert (tokens, total_tokens) == (estimate_tokens(data), running)
+    assert rows and total == running
 
 
 def test_reimport_adds_nothing_and_dry_run_changes_nothing(tmp_path, serve):
