@@ -19,8 +19,9 @@ from libcst.metadata import MetadataWrapper
 
 from .assistants import Assistants, module_dicts
 from .base import Context, Note
+from .errors import Errors
 from .runs import Runs
-from .streaming import Streaming, handler_classes, handler_instances
+from .streaming import Streaming
 from .threads import Threads
 from .turns import Turns
 
@@ -82,13 +83,13 @@ def codemod_source(source: str, path: str = "<string>") -> tuple[str, list[Note]
     if ".beta." not in source and "AssistantEventHandler" not in source:
         return source, []
     ctx = Context(path)
-    classes = handler_classes(module)
     passes = [
         lambda: Turns(ctx),
         lambda: Assistants(ctx, module_dicts(module)),
         lambda: Threads(ctx),
-        lambda: Streaming(ctx, classes, handler_instances(module, classes)),
+        lambda: Streaming(ctx, module),
         lambda: Runs(ctx),
+        lambda: Errors(ctx, module),
     ]
     for make in passes:
         module = MetadataWrapper(module).visit(make())

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 
 from .base import Context, Pattern, beta_api, code, dotted, expr
 
@@ -43,6 +44,18 @@ def flat_tool(d: cst.Dict) -> cst.Dict | None:
     return cst.Dict([*[e.with_changes(comma=cst.MaybeSentinel.DEFAULT) for e in elements], *inner])
 
 
+def _pydantic_model(value: cst.BaseExpression) -> cst.BaseExpression | None:
+    """`M` for `type_to_response_format_param(M)` or a json_schema whose schema is
+    `M.model_json_schema()` (a pydantic model), else None."""
+    if m.matches(value, m.Call(func=m.Name("type_to_response_format_param") | m.Attribute(attr=m.Name("type_to_response_format_param")), args=[m.Arg(keyword=None)])):
+        return value.args[0].value  # type: ignore[attr-defined]
+    if isinstance(value, cst.Dict) and isinstance(schema := _get(value, "json_schema"), cst.Dict):
+        inner = _get(schema, "schema")
+        if inner is not None and m.matches(inner, m.Call(func=m.Attribute(value=m.Name(), attr=m.Name("model_json_schema")), args=[])):
+            return inner.func.value  # type: ignore[attr-defined]
+    return None
+
+
 class Assistants(Pattern):
     name = "assistant-settings"
 
@@ -50,14 +63,27 @@ class Assistants(Pattern):
         super().__init__(ctx)
         self.module_dicts = module_dicts  # module-level NAME = {...} literals (tool definitions)
         self.tool_names: set[str] = set()
+        self._parse = False  # the assistants.create just left used a pydantic model
+
+    def leave_Await(self, original_node: cst.Await, updated_node: cst.Await):
+        """`await client.beta.assistants.create(…)` (async client) → the settings dict, not awaited."""
+        if isinstance(original_node.expression, cst.Call) and m.matches(updated_node.expression, m.Call(func=m.Name("dict"))):
+            found = beta_api(original_node.expression.func)
+            if found and found[1] == "assistants.create":
+                return updated_node.expression
+        return updated_node
 
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign):
-        if len(updated_node.targets) == 1 and isinstance(original_node.value, cst.Call):
-            found = beta_api(original_node.value.func)
+        value = original_node.value.expression if isinstance(original_node.value, cst.Await) else original_node.value
+        if len(updated_node.targets) == 1 and isinstance(value, cst.Call):
+            found = beta_api(value.func)
             if found and found[1] == "assistants.create":
                 target = dotted(updated_node.targets[0].target)
                 if target and "." not in target:
                     self.ctx.settings_vars.add(target)
+                    if self._parse:
+                        self.ctx.parse_settings.add(target)
+        self._parse = False
         return updated_node
 
     def leave_SimpleStatementLine(self, original_node, updated_node):
@@ -113,6 +139,12 @@ class Assistants(Pattern):
                 if tools_at is None:
                     tools_at = len(args)
                     args.append(a)
+                continue
+            if name == "response_format" and (model := _pydantic_model(a.value)) is not None:
+                # responses.parse builds the strict schema from the model and fills output_parsed
+                args.append(a.with_changes(keyword=cst.Name("text_format"), value=model))
+                self._parse = True
+                self.ctx.removed_imports.add("type_to_response_format_param")
                 continue
             if name == "response_format":
                 text = self._text_format(a.value)
@@ -183,6 +215,9 @@ class Assistants(Pattern):
                 elif kind == "code_interpreter":
                     file_ids = _get(ci, "file_ids") if isinstance(ci, cst.Dict) else None
                     out[i] = expr(f'{{"type": "code_interpreter", "container": {{"type": "auto", "file_ids": {code(file_ids) if file_ids is not None else "[]"}}}}}')
+        elif "file_search" in kinds and self.ctx.thread_stores:
+            # The file's threads bring their own stores (attachments): runs add them to this tool.
+            out[kinds.index("file_search")] = expr('{"type": "file_search", "vector_store_ids": []}')
         elif "file_search" in kinds:
             self.todo(original, "file_search without vector stores: Responses needs vector_store_ids on the tool (attachments used to make a thread store)")
             return None

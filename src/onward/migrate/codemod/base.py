@@ -34,6 +34,8 @@ class Context:
     assistant_sources: bool = False  # assistants.retrieve/list: ids that are not ours
     chat_completions: bool = False
     removed_imports: set[str] = field(default_factory=set)
+    parse_settings: set[str] = field(default_factory=set)  # settings dicts with text_format (a pydantic model): run with responses.parse
+    thread_stores: dict[str, str] = field(default_factory=dict)  # `thread.id` → the name of its attachments' vector store
 
 
 def dotted(node: cst.BaseExpression) -> str | None:

@@ -38,6 +38,7 @@ class Runs(Pattern):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
+        self.run_threads: set[str] = set()  # names holding a create_and_run result: run.thread_id → response.conversation.id
 
     def _spread(self, original: cst.Call, assistant: cst.Arg | None) -> cst.BaseExpression | None:
         if assistant is None or not self.ctx.assistants_converted or self.ctx.assistant_sources:
@@ -50,6 +51,13 @@ class Runs(Pattern):
         return None
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        result = self._call(original_node, updated_node)
+        if isinstance(result, cst.Call) and beta_api(result.func) is not None:
+            # not rewritten (a TODO, or an API this pass leaves alone): its arguments stay as written
+            return result.with_changes(args=original_node.args)
+        return result
+
+    def _call(self, original_node: cst.Call, updated_node: cst.Call):
         found = beta_api(original_node.func)
         if not found:
             return updated_node
@@ -72,8 +80,41 @@ class Runs(Pattern):
             return self._submit(original_node, updated_node, client)
         if api.startswith("threads.runs.steps"):
             self.todo(original_node, "run steps: read response.output items (function_call, file_search_call, code_interpreter_call, message)")
+        elif api in ("threads.create_and_run", "threads.create_and_run_poll"):
+            return self._create_and_run(original_node, updated_node, client)
         elif api.startswith("threads.create_and_run"):
-            self.todo(original_node, "create_and_run: conversations.create(items=…) then responses.create(conversation=…, **settings)")
+            self.todo(original_node, "create_and_run streamed: responses.stream(conversation=client.conversations.create().id, input=[messages], **settings)")
+        return updated_node
+
+    def _create_and_run(self, original: cst.Call, call: cst.Call, client):
+        """`create_and_run_poll(assistant_id=a.id, thread={"messages": [...]})` → a response on a
+        new conversation, the messages as its input (the conversation then holds both, as the
+        thread did)."""
+        spread = self._spread(original, arg(call, "assistant_id"))
+        thread = arg(call, "thread")
+        messages = None
+        if thread is not None and isinstance(thread.value, cst.Dict) and len(thread.value.elements) == 1:
+            only = thread.value.elements[0]
+            if isinstance(only, cst.DictElement) and isinstance(only.key, cst.SimpleString) and only.key.evaluated_value == "messages" and isinstance(only.value, cst.List):
+                messages = only.value
+        rest = others(call, "assistant_id", "thread")
+        unsafe = [a.keyword.value if a.keyword else "**" for a in rest if a.keyword is None or a.keyword.value not in (*RUN_KEEP, *RUN_MAP)]
+        if spread is None or messages is None or "attachments" in code(messages) or unsafe:
+            why = f"settings {', '.join(unsafe)} have no one-to-one Responses form" if unsafe else "the thread is not a literal {'messages': [...]} or the assistant is not settings kept in this file"
+            self.todo(original, f"create_and_run: {why}; call responses.create(conversation=client.conversations.create().id, input=[messages], **settings)")
+            return call
+        rest = [a.with_changes(keyword=cst.Name(RUN_MAP[a.keyword.value])) if a.keyword and a.keyword.value in RUN_MAP else a for a in rest]
+        target = "responses.parse" if code(spread) in self.ctx.parse_settings else "responses.create"
+        self.ctx.settings_exprs.append(code(spread))
+        self.done(original, f"create_and_run → {target} on a new conversation")
+        conversation = cst.Call(func=attr_chain(client, "conversations.create"))
+        return call.with_changes(func=attr_chain(client, target), args=[kw("conversation", cst.Attribute(value=conversation, attr=cst.Name("id"))), kw("input", messages), star(spread), *rest])
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign):
+        value = original_node.value.expression if isinstance(original_node.value, cst.Await) else original_node.value
+        found = beta_api(value.func) if isinstance(value, cst.Call) else None
+        if found and found[1] in ("threads.create_and_run", "threads.create_and_run_poll") and isinstance(original_node.targets[0].target, cst.Name) and len(original_node.targets) == 1:
+            self.run_threads.add(original_node.targets[0].target.value)
         return updated_node
 
     def _create(self, original: cst.Call, call: cst.Call, client, target: str):
@@ -98,7 +139,13 @@ class Runs(Pattern):
             else:
                 self.todo(original, f"run setting {name}: check its Responses equivalent")
                 return call
+        if code(spread) in self.ctx.parse_settings:
+            target = "responses.parse"  # text_format=<pydantic model>: parsed into output_parsed
         self.ctx.settings_exprs.append(code(spread))
+        store = self.ctx.thread_stores.get(code(thread.value))
+        if store is not None:  # the thread's attachments: its vector store joins the file_search tool
+            s = code(spread)
+            spread = expr(f'{{**{s}, "tools": [{{**tool, "vector_store_ids": [*tool["vector_store_ids"], {store}.id]}} if tool["type"] == "file_search" else tool for tool in {s}["tools"]]}}')
         self.done(original, f"runs → {target}(conversation=…)")
         return call.with_changes(func=attr_chain(client, target), args=[kw("conversation", thread.value), kw("input", given.value), star(spread), *rest])
 
@@ -140,6 +187,8 @@ class Runs(Pattern):
         if m.matches(updated_node, m.Attribute(value=m.Name(), attr=m.Name("id"))) and updated_node.value.value in self.ctx.settings_vars and self.ctx.assistants_converted:  # type: ignore[attr-defined]
             self.done(original_node, "an assistant id → its settings dict")
             return updated_node.value
+        if updated_node.attr.value == "thread_id" and isinstance(updated_node.value, cst.Name) and updated_node.value.value in self.run_threads:
+            return expr(f"{updated_node.value.value}.conversation.id")
         if updated_node.attr.value == "last_error":
             return updated_node.with_changes(attr=cst.Name("error"))
         return updated_node
@@ -148,6 +197,13 @@ class Runs(Pattern):
         if m.matches(original_node.iter, TOOL_CALLS) and isinstance(updated_node.target, cst.Name):
             updated_node = updated_node.with_changes(body=updated_node.body.visit(_CallVar(updated_node.target.value)))
         return super().leave_For(original_node, updated_node)
+
+    def leave_ListComp(self, original_node: cst.ListComp, updated_node: cst.ListComp):
+        """`[… for call in run.required_action.submit_tool_outputs.tool_calls]`: as in a for loop."""
+        comp = original_node.for_in
+        if m.matches(comp.iter, TOOL_CALLS) and isinstance(comp.target, cst.Name):
+            return updated_node.with_changes(elt=updated_node.elt.visit(_CallVar(comp.target.value)))
+        return updated_node
 
     def leave_DictElement(self, original_node: cst.DictElement, updated_node: cst.DictElement):
         return updated_node
