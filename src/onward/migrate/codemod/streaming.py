@@ -175,6 +175,8 @@ def _on_event_problem(fn: cst.FunctionDef) -> str | None:
 def _class_problem(node: cst.ClassDef) -> str | None:
     """Why a handler class cannot be rewritten, or None."""
     methods = {s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)}
+    if any(m.matches(b.value, m.Name("AsyncAssistantEventHandler")) for b in node.bases):
+        return "an async event handler: iterate `async with client.responses.stream(…) as stream: async for event in stream:` and await your callbacks from the Responses events"
     extra = sorted(x for x in methods if x.startswith("on_") and x not in CALLBACKS and x not in SPECIAL)
     if METHOD in methods:
         return f"the class already has a {METHOD} method"
