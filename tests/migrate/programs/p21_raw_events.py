@@ -1,5 +1,5 @@
 """Streaming without a handler: `with runs.stream(...) as stream: for event in stream:` reading
-raw events by name (text deltas, then the completed run's usage)."""
+raw events by name (text deltas, then the finished run's usage)."""
 
 import os
 import sys
@@ -17,7 +17,7 @@ with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant
     for event in stream:
         if event.event == "thread.message.delta":
             pieces.append(event.data.delta.content[0].text.value)
-        elif event.event == "thread.run.completed":
+        elif event.event in ("thread.run.completed", "thread.run.incomplete"):
             usage = event.data.usage
 text = "".join(pieces)
 if not text or usage is None or usage.completion_tokens <= 0:

@@ -77,13 +77,25 @@ class _Params(cst.CSTTransformer):
         return updated_node
 
 
-def _event_test(node: cst.BaseExpression, name: str) -> str | None:
-    """"X" for `name.event == "X"` (or `!=`), None for anything else."""
-    if isinstance(node, cst.Comparison) and len(node.comparisons) == 1 and m.matches(node.left, m.Attribute(value=m.Name(name), attr=m.Name("event"))):
-        target = node.comparisons[0]
-        if isinstance(target.comparator, cst.SimpleString) and isinstance(target.operator, cst.Equal | cst.NotEqual):
-            return str(target.comparator.evaluated_value)
+def _event_test(node: cst.BaseExpression, name: str) -> tuple[tuple[str, ...], bool] | None:
+    """(event names, positive) for `name.event == "X"`, `!= "X"`, `in ("X", "Y")` or `not in
+    (…)`; None for anything else."""
+    if not (isinstance(node, cst.Comparison) and len(node.comparisons) == 1 and m.matches(node.left, m.Attribute(value=m.Name(name), attr=m.Name("event")))):
+        return None
+    target = node.comparisons[0]
+    if isinstance(target.comparator, cst.SimpleString) and isinstance(target.operator, cst.Equal | cst.NotEqual):
+        return (str(target.comparator.evaluated_value),), isinstance(target.operator, cst.Equal)
+    if isinstance(target.comparator, cst.Tuple | cst.List | cst.Set) and isinstance(target.operator, cst.In | cst.NotIn):
+        names = [e.value.evaluated_value for e in target.comparator.elements if isinstance(e.value, cst.SimpleString)]
+        if len(names) == len(target.comparator.elements) and names:
+            return tuple(str(n) for n in names), isinstance(target.operator, cst.In)
     return None
+
+
+def _branch_event(names: tuple[str, ...]) -> str:
+    """The event whose data a branch on `names` reads: theirs if they all carry the same object."""
+    carried = {EVENTS[n][1] if n in EVENTS else "?" for n in names}
+    return names[0] if len(carried) == 1 else "mixed"
 
 
 TEXT_DELTA = "delta.content[0].text"  # `.value` already dropped by the Threads pass
@@ -101,14 +113,15 @@ class _Events(cst.CSTTransformer):
         self.problems: list[str] = []
         self.branch: dict[int, str] = {}  # id(If.body) → event name
         for node in m.findall(body, m.If()):
-            event = _event_test(node.test, name)  # type: ignore[attr-defined]
-            if event is not None and node.test.comparisons[0].operator.__class__ is cst.Equal:  # type: ignore[attr-defined]
-                self.branch[id(node.body)] = event  # type: ignore[attr-defined]
+            test = _event_test(node.test, name)  # type: ignore[attr-defined]
+            if test is not None and test[1]:
+                self.branch[id(node.body)] = _branch_event(test[0])  # type: ignore[attr-defined]
         self.context: list[str] = []
         self._partial_deltas = 0  # `e.data` inside a message-delta branch not part of the text chain
         uses = len(m.findall(body, m.Attribute(value=m.Name(name), attr=m.Name("event"))))
-        tests = [e for c in m.findall(body, m.Comparison()) if (e := _event_test(c, name)) is not None]  # type: ignore[arg-type]
-        if uses != len(tests):
+        compared = [e for c in m.findall(body, m.Comparison()) if (e := _event_test(c, name)) is not None]  # type: ignore[arg-type]
+        tests = [n for names, _ in compared for n in names]
+        if uses != len(compared):
             self.problems.append(f"{name}.event read outside a comparison with an event name")
         unknown = sorted(set(tests) - set(EVENTS))
         if unknown:
@@ -131,11 +144,12 @@ class _Events(cst.CSTTransformer):
         return updated_node
 
     def leave_Comparison(self, original_node, updated_node):
-        event = _event_test(updated_node, self.name)
-        if event is None or event not in EVENTS:
+        found = _event_test(updated_node, self.name)
+        if found is None or not set(found[0]) <= set(EVENTS):
             return updated_node
-        test = expr(EVENTS[event][0].format(e=self.name))
-        return test if isinstance(updated_node.comparisons[0].operator, cst.Equal) else cst.UnaryOperation(cst.Not(), test)
+        tests = [EVENTS[n][0].format(e=self.name) for n in found[0]]
+        test = expr(tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")")
+        return test if found[1] else cst.UnaryOperation(cst.Not(), test)
 
     def leave_Attribute(self, original_node, updated_node):
         if code(updated_node) == f"{self.name}.data.{TEXT_DELTA}":
