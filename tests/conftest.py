@@ -127,7 +127,12 @@ class Server:
         return int(re.findall(rf"\[(\d+)\] INFO onward\.access: .* {re.escape(request_id)}$", line, re.M)[-1])
 
     def client_on(self, pid: int, **kw):
-        """An OpenAI client whose one keep-alive connection is served by worker `pid`: the
+        """An OpenAI client whose one keep-alive connection is served by worker `pid`
+        (see http_on)."""
+        return self.client(http_client=self.http_on(pid), **kw)
+
+    def http_on(self, pid: int) -> httpx.Client:
+        """An httpx client whose one keep-alive connection is served by worker `pid`: the
         other workers are paused (SIGSTOP) while it connects, so the kernel hands the
         connection to `pid`. Use it at once: uvicorn closes an idle connection after 5 s.
         A pause stays short (uvicorn's parent kills a child silent for 5 s): if `pid` is not
@@ -150,7 +155,7 @@ class Server:
                     os.kill(other, signal.SIGCONT)
             time.sleep(0.5)
         assert self.served_by(rid) == pid
-        return self.client(http_client=http, **kw)
+        return http
 
     def client(self, **kw):
         from openai import OpenAI

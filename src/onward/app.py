@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Any:
         try:
             yield
         finally:
+            await app.state.metrics.stop()
             await services.runs.stop()
             await responses.stop()
             await services.containers.stop()

@@ -13,8 +13,10 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from typing import Any
 
 import typer
@@ -45,6 +47,10 @@ class Supervisor(Multiprocess):
             for pid, gone in before.items():
                 if pid not in {p.pid for p in self.processes}:
                     log.warning("server process %s died (exit code %s); a new one replaces it", pid, gone.exitcode)
+                    if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                        from prometheus_client.multiprocess import mark_process_dead
+
+                        mark_process_dead(pid)  # its running-jobs gauge no longer counts
         if not self.announced and not self.should_exit.is_set() and all(p.is_ready(timeout=1) for p in self.processes):
             self.announced = True
             typer.echo(self.ready, err=True)
@@ -76,9 +82,17 @@ def serve_processes(settings: Settings, port: int, log_level: str, sock: socket.
     os.environ.update(child_environment(settings, port, log_level))
     os.environ.pop("ONWARD_WORKERS", None)  # its deprecation was logged here, once
     os.environ[SUPERVISOR_PID] = str(os.getpid())
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics sums every process (api/metrics.py)
+        metrics_dir = tempfile.mkdtemp(prefix="onward-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     config = Config("onward.app:worker_app", factory=True, workers=settings.processes, **options)
     supervisor = Supervisor(config, [sock], ready)
-    supervisor.run()
+    try:
+        supervisor.run()
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return not supervisor.failed
 
 

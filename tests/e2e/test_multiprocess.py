@@ -91,3 +91,21 @@ def test_assistants_run_across_workers(workers2):
     on_a = workers2.client_on(a)
     last = on_a.beta.threads.messages.list(thread.id, order="desc", limit=1).data[0]
     assert last.content[0].text.value == "It is 22C in Paris."
+
+
+def test_metrics_count_every_worker(workers2):
+    """/metrics sums the processes, whichever one answers the scrape."""
+    import re
+
+    import openai
+
+    a, b = workers2.worker_pids()
+    for pid, times in ((a, 2), (b, 3)):
+        client = workers2.client_on(pid)
+        for _ in range(times):
+            with pytest.raises(openai.NotFoundError):
+                client.responses.retrieve("resp_metrics_probe")
+    line = 'onward_http_requests_total{method="GET",route="/v1/responses/{response_id}",status="404"}'
+    for pid in (a, b):
+        text = workers2.http_on(pid).get(f"{workers2.url[:-3]}/metrics").text
+        assert re.search(re.escape(line) + r" 5\.0$", text, re.M), [t for t in text.splitlines() if "404" in t]

@@ -1,7 +1,15 @@
-"""Prometheus metrics at /metrics: requests, their duration, and background work in flight."""
+"""Prometheus metrics at /metrics: requests, their duration, and background work in flight.
+
+Under `onward serve --workers N` (PROMETHEUS_MULTIPROC_DIR set by the parent) the processes
+write their values to files there and a scrape, whichever process answers it, sums them:
+prometheus-client's multiprocess mode.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import time
 from typing import Any
 
@@ -30,10 +38,32 @@ class Metrics:
         self.duration = Histogram(
             "onward_http_request_duration_seconds", "Time to the end of the reply (streams included)", ["method", "route"], buckets=_BUCKETS, registry=self.registry
         )
-        self.background = Gauge("onward_background_responses_running", "Background responses this process is running", registry=self.registry)
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.background = Gauge(
+            "onward_background_responses_running", "Background responses running (in all the processes of `--workers N`)",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
+        self._watch: asyncio.Task | None = None
 
     def watch_background(self, running: Any) -> None:
-        self.background.set_function(lambda: len(running))
+        """Report `len(running)`: read at each scrape, or with several processes (whose values
+        live in files) written every second while the loop runs."""
+        if not self.multiprocess:
+            self.background.set_function(lambda: len(running))
+            return
+
+        async def write() -> None:
+            while True:
+                self.background.set(len(running))
+                await asyncio.sleep(1.0)
+
+        self._watch = asyncio.get_running_loop().create_task(write())
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -56,4 +86,10 @@ class Metrics:
         return None
 
     async def endpoint(self, _request: Request) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        registry = self.registry
+        if self.multiprocess:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
