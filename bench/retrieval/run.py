@@ -407,6 +407,9 @@ class Filler:
             for statement in vector_index.ddl("postgresql", 384):
                 await conn.execute(sa.text(statement))
         self.index_build_s = time.perf_counter() - t0
+        async with self.engine.connect() as conn:  # fresh statistics, as autovacuum would gather them soon after a bulk load
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text("ANALYZE"))
 
     async def fill(self, vs_id: str, target: int) -> None:
         """Add generated files (chunked with the default strategy, 800/400 tokens) until the

@@ -14,6 +14,7 @@ Vectors are searched in the database's own vector index: see store/vector_index.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
@@ -26,7 +27,7 @@ from .embeddings import to_blob
 C = vector_store_chunks.c
 _WORD = re.compile(r"\w+")
 MAX_TERMS = 32
-KEYWORD_CANDIDATES = 2000  # chunks a keyword search ranks, when its rarer words allow (choose_terms)
+KEYWORD_CANDIDATES = 1000  # chunks a keyword search ranks, when its rarer words allow (choose_terms)
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below between both
     but by can could did do does doing down during each few for from further had has have having he her here hers
@@ -88,8 +89,12 @@ def coverage(terms: list[str], text: str) -> float:
     database's stemmer): a chunk holding every word scores higher than one that repeats one."""
     if not terms:
         return 0.0
-    words = {w.lower() for w in _WORD.findall(text)}
-    hits = sum(1 for t in terms if t in words or any(w.startswith(_stem(t)) for w in words))
+    words = sorted({w.lower() for w in _WORD.findall(text)})
+    hits = 0
+    for t in terms:  # a word equal to the term or starting with its stem: the first word >= the stem
+        stem = _stem(t)
+        i = bisect.bisect_left(words, stem)
+        hits += i < len(words) and words[i].startswith(stem)
     return hits / len(terms)
 
 
@@ -130,15 +135,19 @@ def keyword_select(dialect: str, terms: list[str], where: Any, limit: int, vecto
     )
 
 
-def term_count_select(dialect: str, term: str, vector_store_ids: list[str], cap: int) -> Any:
-    """The number of chunks of the stores holding `term`, counted up to `cap` (an index walk
-    that stops there: a word in every chunk costs what a word in `cap` chunks does)."""
-    if dialect == "sqlite":
-        hits = sa.select(_FTS.c.rowid).where(_FTS_NAME.op("MATCH")(fts5_query([term], vector_store_ids)))
-    else:
-        tsv: Any = sa.literal_column("vector_store_chunks.tsv")
-        hits = sa.select(C.id).where(C.vector_store_id.in_(vector_store_ids), tsv.op("@@")(sa.func.websearch_to_tsquery(_ENGLISH, websearch_query([term]))))
-    return sa.select(sa.func.count()).select_from(hits.limit(cap).subquery())
+def term_counts_select(dialect: str, terms: list[str], vector_store_ids: list[str], cap: int) -> Any:
+    """One row: for each term, the number of chunks of the stores holding it, counted up to
+    `cap` (an index walk that stops there: a word in every chunk costs what a word in `cap`
+    chunks does)."""
+    counts = []
+    for term in terms:
+        if dialect == "sqlite":
+            hits = sa.select(_FTS.c.rowid).where(_FTS_NAME.op("MATCH")(fts5_query([term], vector_store_ids)))
+        else:
+            tsv: Any = sa.literal_column("vector_store_chunks.tsv")
+            hits = sa.select(C.id).where(C.vector_store_id.in_(vector_store_ids), tsv.op("@@")(sa.func.websearch_to_tsquery(_ENGLISH, websearch_query([term]))))
+        counts.append(sa.select(sa.func.count()).select_from(hits.limit(cap).subquery()).scalar_subquery())
+    return sa.select(*counts)
 
 
 def choose_terms(counts: dict[str, int], pool: int, budget: int = KEYWORD_CANDIDATES) -> list[str]:

@@ -144,7 +144,7 @@ class Searcher:
     def __init__(self, engine: AsyncEngine, embedder: Embedder | None = None) -> None:
         self.engine = engine
         self.embedder = embedder
-        self._term_counts: dict[tuple[str, ...], tuple[int, float]] = {}
+        self._count_cache: dict[tuple[str, ...], tuple[int, float]] = {}
 
     async def search(
         self, vector_store_ids: list[str], queries: list[str], *, max_num_results: int, filters: dict[str, Any] | None, score_threshold: float | None
@@ -193,27 +193,34 @@ class Searcher:
         """The keyword candidates, best first: first from the query's rarer words only (see
         index.choose_terms), then, if those find fewer than `pool` chunks, from all of them."""
         dialect = self.engine.dialect.name
-        counts = {t: await self._term_count(conn, t, vector_store_ids) for t in terms} if len(terms) > 1 else {}
+        counts = await self._term_counts(conn, terms, vector_store_ids) if len(terms) > 1 else {}
         match = index.choose_terms(counts, pool) if counts else terms
         rows = list((await conn.execute(index.keyword_select(dialect, terms, where, pool, vector_store_ids, match))).all())
         if len(rows) < pool and len(match) < len(terms):
             rows = list((await conn.execute(index.keyword_select(dialect, terms, where, pool, vector_store_ids))).all())
         return rows
 
-    async def _term_count(self, conn: Any, term: str, vector_store_ids: list[str]) -> int:
-        """Chunks of the stores holding `term`, capped just above the candidate budget; kept
-        for TERM_COUNT_TTL seconds (the figure only steers which words pick candidates)."""
-        key = (term, *sorted(vector_store_ids))
+    async def _term_counts(self, conn: Any, terms: list[str], vector_store_ids: list[str]) -> dict[str, int]:
+        """Chunks of the stores holding each term, capped just above the candidate budget, in
+        one statement; kept for TERM_COUNT_TTL seconds (the figures only steer which words pick
+        the candidates)."""
+        stores = tuple(sorted(vector_store_ids))
         now = time.monotonic()
-        hit = self._term_counts.get(key)
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        cap = index.KEYWORD_CANDIDATES + 1
-        n = int((await conn.execute(index.term_count_select(self.engine.dialect.name, term, vector_store_ids, cap))).scalar() or 0)
-        if len(self._term_counts) >= 10_000:
-            self._term_counts.clear()
-        self._term_counts[key] = (n, now + TERM_COUNT_TTL)
-        return n
+        out: dict[str, int] = {}
+        for term in terms:
+            hit = self._count_cache.get((term, *stores))
+            if hit is not None and hit[1] > now:
+                out[term] = hit[0]
+        todo = [t for t in terms if t not in out]
+        if todo:
+            cap = index.KEYWORD_CANDIDATES + 1
+            row = (await conn.execute(index.term_counts_select(self.engine.dialect.name, todo, vector_store_ids, cap))).one()
+            if len(self._count_cache) >= 10_000:
+                self._count_cache.clear()
+            for term, n in zip(todo, row, strict=True):
+                out[term] = int(n or 0)
+                self._count_cache[(term, *stores)] = (out[term], now + TERM_COUNT_TTL)
+        return {t: out[t] for t in terms}
 
     async def _vector_list(self, conn: Any, queries: list[str], vector_store_ids: list[str], where: Any, limit: int, *, filtered: bool) -> dict[int, float]:
         """chunk id → cosine similarity (> 0) of the `limit` chunks nearest to any query, from

@@ -77,6 +77,9 @@ def _move_pg(bind: sa.Connection, dim: int) -> None:
         bind.execute(insert, params)
         last = rows[-1].id
     bind.execute(sa.text("UPDATE vector_store_chunks SET embedding = NULL WHERE embedding IS NOT NULL AND length(embedding) = :n"), {"n": dim * 4})
+    # statistics now: without them the planner takes a large store for a small one and sorts
+    # every vector instead of walking the HNSW index
+    bind.execute(sa.text(f"ANALYZE {vector_index.table_name(dim)}"))
 
 
 def upgrade() -> None:
