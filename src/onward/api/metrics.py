@@ -44,6 +44,7 @@ class Metrics:
             registry=self.registry, multiprocess_mode="livesum",
         )
         self._watch: asyncio.Task | None = None
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # (method, route, status) -> its counter and histogram
 
     def watch_background(self, running: Any) -> None:
         """Report `len(running)`: read at each scrape, or with several processes (whose values
@@ -81,8 +82,12 @@ class Metrics:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.duration.labels(scope["method"], route).observe(time.perf_counter() - start)
+            key = (scope["method"], route, status)
+            children = self._children.get(key)
+            if children is None:  # `labels()` checks and locks on every call: once per label set
+                children = self._children[key] = (self.requests.labels(key[0], route, str(status)), self.duration.labels(key[0], route))
+            children[0].inc()
+            children[1].observe(time.perf_counter() - start)
         return None
 
     async def endpoint(self, _request: Request) -> Response:
