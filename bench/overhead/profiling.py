@@ -20,7 +20,7 @@ BUCKETS = [
     ("upstream call: httpx/httpcore/anyio + SSE parse", ("Upstream.stream (", "iter_sse (", "_ChatStream.")),
     ("response events: pydantic models + JSON", ("ResponseBuilder.", "encode (onward/engine/events", "model_dump", "model_validate", "BaseModel.__init__")),
     ("request: parse, validate, prepare", ("ResponsesService.prepare (", "validate (onward/api", "parse_json (", "Request.body (")),
-    ("reply send: starlette + uvicorn", ("StreamingResponse.", "RequestResponseCycle.send (", "Response.__call__ (")),
+    ("reply send: starlette + uvicorn", ("SSEResponse.", "StreamingResponse.", "RequestResponseCycle.send (", "Response.__call__ (")),
     ("framework: fastapi/starlette routing, middleware", ("fastapi/", "starlette/")),
     ("HTTP server: uvicorn/httptools", ("httptools_impl.py",)),
     ("event loop (uvloop, C)", ("Runner.run (",)),

@@ -83,3 +83,34 @@ def test_a_failing_producer_fails_the_reply():
 
     with pytest.raises(RuntimeError, match="boom"):
         _run(SSEResponse(chunks())({"type": "http"}, receive, send))
+
+
+def test_engine_events_are_framed_as_frames_would():
+    from onward.api.sse import frame, sse_events
+    from onward.engine.events import WireEvent, encode
+
+    def events():
+        async def gen():
+            for n in range(3):
+                yield WireEvent({"delta": str(n), "item_id": "msg_1", "sequence_number": n, "type": "response.output_text.delta"})
+
+        return gen()
+
+    async def collect(response):
+        sent: list[dict] = []
+
+        async def receive():
+            await asyncio.sleep(3600)
+
+        async def send(message):
+            sent.append(message)
+
+        await response({"type": "http"}, receive, send)
+        return b"".join(m.get("body", b"") for m in sent)
+
+    async def framed():
+        return b"".join([frame(e.type, encode(e)) async for e in events()]) + DONE
+
+    body = _run(collect(sse_events(events())))
+    assert body == _run(framed())
+    assert body.startswith(b'event: response.output_text.delta\ndata: {"delta":"0"') and body.endswith(DONE)

@@ -13,7 +13,7 @@ from ..engine.ratelimit import caller_of
 from ..errors import invalid
 from .deps import json, page_params, services
 from .errors import parse_json, validate
-from .sse import DONE, frame, frames, sse
+from .sse import DONE, frame, sse, sse_events
 
 router = APIRouter()
 
@@ -28,7 +28,7 @@ async def create_response(request: Request) -> Response:
         first = await svc.enqueue(prep)
         reply = json(prep.body) if not prep.stream else sse(_follow(svc, prep.body["id"], first))
     elif prep.stream:
-        reply = sse(frames(svc.run_inline(prep)))
+        reply = sse_events(svc.run_inline(prep))
     else:
         reply = json(await svc.create(prep))
     reply.headers.update(prep.rate_headers)  # x-ratelimit-*, as OpenAI sends them

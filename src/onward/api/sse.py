@@ -21,10 +21,10 @@ def frame(event_type: str, data: bytes) -> bytes:
     return b"event: " + event_type.encode() + b"\ndata: " + data + b"\n\n"
 
 
-async def frames(events: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-    async for event in events:
-        yield frame(event.type, encode(event))
-    yield DONE
+def sse_events(events: AsyncIterator[Any]) -> SSEResponse:
+    """The SSE reply of engine events: each `frame(event.type, encode(event))`, then `[DONE]`,
+    framed by the producer task itself (no async generator between it and the engine)."""
+    return SSEResponse(events, framed=False)
 
 
 class SSEResponse(Response):
@@ -41,8 +41,9 @@ class SSEResponse(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+    def __init__(self, chunks: AsyncIterator[Any], *, framed: bool = True) -> None:
         self.chunks = chunks
+        self.framed = framed  # False: `chunks` are engine events, framed here, then [DONE]
         self.status_code = 200
         self.background = None
         self.init_headers(HEADERS)
@@ -53,8 +54,14 @@ class SSEResponse(Response):
 
         async def pump() -> None:
             try:
-                async for chunk in chunks:
-                    queue.put_nowait(chunk)
+                if self.framed:
+                    async for chunk in chunks:
+                        queue.put_nowait(chunk)
+                else:
+                    async for event in chunks:
+                        kind = event.type
+                        queue.put_nowait(b"event: " + kind.encode() + b"\ndata: " + encode(event) + b"\n\n")
+                    queue.put_nowait(DONE)
             except BaseException as exc:  # hand the failure to the writer's side
                 queue.put_nowait(exc)
                 return

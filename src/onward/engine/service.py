@@ -201,7 +201,9 @@ class ResponsesService:
         try:
             yield builder.lifecycle("response.created")
             yield builder.lifecycle("response.in_progress")
-            async for event in run_model(builder, provider, prep.request, hosted_tools(prep.hosted, vector_stores=self.vector_stores, containers=self.containers, public_url=self.settings.public_url)):
+            # (public_url reads the environment: only for responses with hosted tools)
+            hosted = hosted_tools(prep.hosted, vector_stores=self.vector_stores, containers=self.containers, public_url=self.settings.public_url) if prep.hosted else None
+            async for event in run_model(builder, provider, prep.request, hosted):
                 if event.type in ("response.completed", "response.failed", "response.incomplete"):  # type: ignore[attr-defined]
                     finished = True
                     if http_errors and isinstance(builder.fault, ProviderError) and not _model_output(builder.body["output"]):
