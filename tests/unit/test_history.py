@@ -8,7 +8,7 @@ import random
 import pytest
 
 from onward.engine import context
-from onward.engine.history import chain_tail, conversation_tail
+from onward.engine.history import Tail, chain_tail, conversation_tail
 from onward.errors import APIError
 from onward.ids import new_id
 from onward.providers.base import ModelRequest
@@ -53,9 +53,13 @@ def history(n: int, seed: int = 1) -> list[dict]:
     return context.normalize_input(raw)
 
 
-def fitted(provider, past: list[dict], new: list[dict], truncation: str) -> list[dict]:
+def fitted(provider, past, new: list[dict], truncation: str) -> list[dict]:
+    """What fit_context keeps of `past` (a list, or a history.Tail with its `over` hint) + `new`."""
+    over = None
+    if isinstance(past, Tail):
+        past, over = past.items, past.over
     request = ModelRequest(model="m", input=context.model_view(past + new), instructions="Be brief.")
-    return context.fit_context(provider, request, truncation).input
+    return context.fit_context(provider, request, truncation, over).input
 
 
 async def new_conversation(engine, items: list[dict], batch: int = 97) -> str:
@@ -75,17 +79,18 @@ async def test_conversation_tail_keeps_what_reading_all_kept(engine, window):
     provider = ScriptedProvider(context_window=window)
     full = await store.all_items(conv_id)
     assert full == items
-    tail = await conversation_tail(store, provider, conv_id)
+    read = await conversation_tail(store, provider, conv_id)
+    tail = read.items
     assert tail == full[len(full) - len(tail):]  # a suffix, oldest first
     new = context.normalize_input([{"role": "user", "content": "and now?"}])
-    assert fitted(provider, tail, new, "auto") == fitted(provider, full, new, "auto")
+    assert fitted(provider, read, new, "auto") == fitted(provider, tail, new, "auto") == fitted(provider, full, new, "auto")
     fits = provider.count_tokens(ModelRequest(model="m", input=context.model_view(full + new), instructions="Be brief.")) < window
     if fits:
         assert tail == full
         assert fitted(provider, tail, new, "disabled") == fitted(provider, full, new, "disabled")
     else:
-        assert len(tail) < len(full)  # only the tail was read
-        for past in (tail, full):
+        assert len(tail) < len(full) and read.over is not None and read.over >= window  # only the tail was read
+        for past in (read, tail, full):
             with pytest.raises(APIError) as err:
                 fitted(provider, past, new, "disabled")
             assert err.value.status == 400 and err.value.param == "input" and err.value.code == "context_length_exceeded"
@@ -100,6 +105,7 @@ async def test_kept_suffix_never_starts_with_an_orphan_output(engine):
         provider = ScriptedProvider(context_window=window)
         tail = await conversation_tail(store, provider, conv_id)
         kept = fitted(provider, tail, [], "auto")
+        assert kept == fitted(provider, tail.items, [], "auto")
         assert kept[0]["type"] != "function_call_output"
         calls = {i["call_id"] for i in kept if i.get("type") == "function_call"}
         assert all(i["call_id"] in calls for i in kept if i.get("type") == "function_call_output")
@@ -130,7 +136,7 @@ async def test_stored_totals_follow_appends_and_deletes(engine):
         assert await store.delete_item(conv_id, item["id"])
     remaining = items[:-40] + items[-5:]
     provider = ScriptedProvider(context_window=120)
-    tail = await conversation_tail(store, provider, conv_id)
+    tail = (await conversation_tail(store, provider, conv_id)).items
     assert tail == remaining[len(remaining) - len(tail):]
     assert fitted(provider, tail, [], "auto") == fitted(provider, remaining, [], "auto")
 
@@ -164,7 +170,9 @@ async def test_chain_tail_keeps_what_reading_all_kept(engine, window):
     full = await store.chain_items(last)
     assert full == everything
     provider = ScriptedProvider(context_window=window)
-    tail = await chain_tail(store, provider, last)
+    read = await chain_tail(store, provider, last)
+    assert read is not None
+    tail = read.items
     assert tail == full[len(full) - len(tail):]
     new = context.normalize_input([{"role": "user", "content": "next"}])
     if window > 10**5:
@@ -173,7 +181,7 @@ async def test_chain_tail_keeps_what_reading_all_kept(engine, window):
         assert len(tail) < len(full)
         with pytest.raises(APIError):
             fitted(provider, tail, new, "disabled")
-    assert fitted(provider, tail, new, "auto") == fitted(provider, full, new, "auto")
+    assert fitted(provider, read, new, "auto") == fitted(provider, full, new, "auto")
     assert await chain_tail(store, provider, "resp_missing") is None
 
 

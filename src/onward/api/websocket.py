@@ -169,10 +169,10 @@ class Session:
             body = await self.svc.get(previous)  # waits for a write still in flight
         except APIError:
             body = None
-        items = await chain_tail(self.svc.store, self.svc.provider(model), previous) if body is not None else None
-        if body is None or items is None:
+        tail = await chain_tail(self.svc.store, self.svc.provider(model), previous) if body is not None else None
+        if body is None or tail is None:
             raise APIError(400, f"Previous response with id '{previous}' not found.", param="previous_response_id", code="previous_response_not_found")
-        return items, _call_ids(body.get("output") or [])
+        return tail.items, _call_ids(body.get("output") or [])
 
     def _evict(self, previous: str | None) -> None:
         if previous:

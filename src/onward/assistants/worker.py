@@ -280,13 +280,15 @@ class Worker:
         svc = self.svc
         used_p, used_c = req.get("used", [0, 0])
         route = svc.registry.models.get(req["model"])
+        over = None  # the tail's own count, when it reaches the window (history.Tail.over)
         if route is not None:  # the thread's tail the model's window reaches (engine/history.py)
-            history = await conversation_tail(svc.conversations, route.provider, run["thread_id"])
+            tail = await conversation_tail(svc.conversations, route.provider, run["thread_id"])
+            history, over = tail.items, tail.over
         else:  # a model gone from the configuration: `prepare` below says so
             history = await svc.conversations.all_items(run["thread_id"])
         trunc = run.get("truncation_strategy") or {}
         if trunc.get("type") == "last_messages" and trunc.get("last_messages"):
-            history = keep_last_messages(history, int(trunc["last_messages"]))
+            history, over = keep_last_messages(history, int(trunc["last_messages"])), None
         self._check(run["id"])
         max_c = run.get("max_completion_tokens")
         if max_c is not None and used_c >= max_c:
@@ -295,7 +297,7 @@ class Worker:
             raise APIError(400, f"Thread {run['thread_id']} has no messages to run on. Add a message first.")
         await self._wait_for_files(run["id"], req.get("vector_store_ids") or [])
         container = await self._container(run, req)
-        prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None, container), history=history[:-1], caller=req.get("rate_caller", "*"), wait=True)
+        prep = await svc.responses.prepare(self._params(run, req, history, max_c - used_c if max_c else None, container), history=history[:-1], over=over, caller=req.get("rate_caller", "*"), wait=True)
         prep.wait_for_limits = True  # an upstream's 429 pauses the route: the run waits, then retries
         req["turns"] = req.get("turns", 0) + 1  # model turns of this run (stored when it settles)
         if prep.hosted and prep.hosted.get("code_interpreter"):

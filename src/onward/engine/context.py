@@ -351,10 +351,13 @@ def model_view(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def fit_context(provider: Provider, request: ModelRequest, truncation: str) -> ModelRequest:
-    """Check the input fits the model's window; with `auto`, drop the oldest items until it does."""
+def fit_context(provider: Provider, request: ModelRequest, truncation: str, over: int | None = None) -> ModelRequest:
+    """Check the input fits the model's window; with `auto`, drop the oldest items until it does.
+    `over`: a count already known to reach the window (a history's tail alone,
+    engine/history.py `Tail.over`), so the whole request need not be counted to know it does
+    not fit; it also stands for the request's count in the 400."""
     window = provider.context_window
-    tokens = provider.count_tokens(request)
+    tokens = over if over is not None else provider.count_tokens(request)
     if tokens < window:
         return request
     if truncation != "auto":

@@ -15,6 +15,7 @@ when every item was read; for one that does not, `truncation: "auto"` keeps the 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..providers.base import ModelRequest, Provider
@@ -26,7 +27,17 @@ PAGE_FACTOR = 2  # estimated tokens per page, in windows: the estimate runs high
 PAGE_SLACK = 256  # estimated tokens added to every page (a tiny window still reads a few items)
 
 
-async def read_tail(provider: Provider, first: Callable[[int], Awaitable[Page | None]], older: Callable[[int, Any], Awaitable[Page]]) -> list[dict[str, Any]] | None:
+@dataclass
+class Tail:
+    """What a model request needs of a history: its newest `items`, oldest first. `over`: when
+    older items were left unread, the provider's count of `items` alone, which reaches the
+    window (context.fit_context then need not count the whole request to know it does not fit)."""
+
+    items: list[dict[str, Any]]
+    over: int | None = None
+
+
+async def read_tail(provider: Provider, first: Callable[[int], Awaitable[Page | None]], older: Callable[[int, Any], Awaitable[Page]]) -> Tail | None:
     """The tail of a history, oldest first: `first(budget)` reads the newest page (None: the
     history does not exist), `older(budget, cursor)` the page before a cursor; `budget` is in
     estimated tokens and doubles with every page read."""
@@ -36,11 +47,14 @@ async def read_tail(provider: Provider, first: Callable[[int], Awaitable[Page | 
     if page is None:
         return None
     items = page.items
-    while page.more and counted(provider, items) < window:
+    while page.more:
+        tokens = counted(provider, items)
+        if tokens >= window:
+            return Tail(items, tokens)
         budget *= 2
         page = await older(budget, page.cursor)
         items = page.items + items
-    return items
+    return Tail(items)
 
 
 def counted(provider: Provider, items: list[dict[str, Any]]) -> int:
@@ -49,19 +63,19 @@ def counted(provider: Provider, items: list[dict[str, Any]]) -> int:
     return provider.count_tokens(ModelRequest(model="", input=context.model_view(items)))
 
 
-async def conversation_tail(store: ConversationStore, provider: Provider, conv_id: str) -> list[dict[str, Any]]:
-    """The tail of a conversation (or thread) a model request over it needs, oldest first."""
-    items = await read_tail(
+async def conversation_tail(store: ConversationStore, provider: Provider, conv_id: str) -> Tail:
+    """The tail of a conversation (or thread) a model request over it needs."""
+    tail = await read_tail(
         provider,
         lambda budget: store.tail(conv_id, budget),
         lambda budget, cursor: store.tail(conv_id, budget, before=cursor),
     )
-    return items or []
+    return tail or Tail([])
 
 
-async def chain_tail(store: ResponseStore, provider: Provider, response_id: str) -> list[dict[str, Any]] | None:
+async def chain_tail(store: ResponseStore, provider: Provider, response_id: str) -> Tail | None:
     """The tail of a `previous_response_id` chain ending at `response_id` (its inputs and
-    outputs, oldest first); None when that response does not exist."""
+    outputs); None when that response does not exist."""
 
     async def older(budget: int, cursor: Any) -> Page:
         page = await store.chain_tail(cursor, budget)

@@ -39,10 +39,13 @@ class Prepared:
         return saved
 
 
-def build_prepared(params: CreateResponse, model: Any, response_id: str, conv_id: str | None, past: list[dict[str, Any]], new_items: list[dict[str, Any]]) -> Prepared:
+def build_prepared(
+    params: CreateResponse, model: Any, response_id: str, conv_id: str | None, past: list[dict[str, Any]], new_items: list[dict[str, Any]], over: int | None = None
+) -> Prepared:
     """A create request checked and turned into what runs it: the response body (status
     `queued` or `in_progress`), the model request over `past` + `new_items`, the hosted tools'
-    settings. `model` is the registry entry serving it. Raises the 400s of its fields."""
+    settings. `model` is the registry entry serving it; `over`: `past` is a history's tail whose
+    own count (history.Tail.over) reaches the window. Raises the 400s of its fields."""
     tools = context.normalize_tools(params.tools)
     tool_choice = context.check_tool_choice(params.tool_choice, tools)
     context.check_tool_outputs(past, new_items)
@@ -96,7 +99,7 @@ def build_prepared(params: CreateResponse, model: Any, response_id: str, conv_id
         metadata=params.metadata or {},
         top_logprobs=top_logprobs,
     )
-    request = context.fit_context(model.provider, request, params.truncation or "disabled")
+    request = context.fit_context(model.provider, request, params.truncation or "disabled", over)
     background = bool(params.background)
     store = params.store is not False
     body = {

@@ -27,7 +27,7 @@ from .background import BackgroundRunner
 from .compaction import SUMMARY_TOKENS, compact_items, compaction_request
 from .events import ResponseBuilder
 from .faults import http_error
-from .history import chain_tail, conversation_tail
+from .history import Tail, chain_tail, conversation_tail
 from .hosted_setup import check_containers, hosted_tools
 from .hub import Hub
 from .items import check_unique_ids
@@ -68,27 +68,31 @@ class ResponsesService:
         """The provider serving model `name` (404 naming `model` when no route serves it)."""
         return self._model(name).provider
 
-    async def _history(self, previous_response_id: str | None, provider: Any = None) -> list[dict[str, Any]]:
+    async def _history(self, previous_response_id: str | None, provider: Any = None) -> Tail:
         """The items of a `previous_response_id` chain: with `provider`, only its tail that the
         model's window can reach (engine/history.py); without, all of them (compaction)."""
         if not previous_response_id:
-            return []
+            return Tail([])
         await self._settled(previous_response_id)
         if provider is not None:
-            items = await chain_tail(self.store, provider, previous_response_id)
+            tail = await chain_tail(self.store, provider, previous_response_id)
         else:
             items = await self.store.chain_items(previous_response_id)
-        if items is None:
+            tail = Tail(items) if items is not None else None
+        if tail is None:
             raise APIError(
                 400,
                 f"Previous response with id '{previous_response_id}' not found.",
                 param="previous_response_id",
                 code="previous_response_not_found",
             )
-        return items
+        return tail
 
-    async def prepare(self, params: CreateResponse, *, history: list[dict[str, Any]] | None = None, caller: str | None = None, wait: bool = False) -> Prepared:
-        """The response to run for `params`. `caller` (from `ratelimit.caller_of`): admit it
+    async def prepare(
+        self, params: CreateResponse, *, history: list[dict[str, Any]] | None = None, over: int | None = None, caller: str | None = None, wait: bool = False
+    ) -> Prepared:
+        """The response to run for `params`. `history`: the items it continues, when the caller
+        read them (`over`: their history.Tail.over). `caller` (from `ratelimit.caller_of`): admit it
         through the route's rpm/tpm limits first: 429 with Retry-After when over them, or,
         with `wait` (Assistants runs), sleep until admitted (at most `ratelimit.MAX_WAIT`)."""
         if params.background and params.store is False:
@@ -105,9 +109,10 @@ class ResponsesService:
         response_id = new_id("resp")
         conv_id = conversation_id(params.conversation)
         if conv_id:
-            past = await self._lock_conversation(conv_id, response_id, model.provider)
+            tail = await self._lock_conversation(conv_id, response_id, model.provider)
         else:
-            past = history if history is not None else await self._history(params.previous_response_id, model.provider)
+            tail = Tail(history, over) if history is not None else await self._history(params.previous_response_id, model.provider)
+        past = tail.items
         try:
             # An id the history holds is a 400 before any model work (OpenAI's wording), never
             # an IntegrityError when the items are stored; references to it are exempt. Only
@@ -123,7 +128,7 @@ class ResponsesService:
                 asked = [item["id"] for k, item in enumerate(new_items) if k not in referenced and item["id"] in given]
                 ids |= await self.store.chain_holds(params.previous_response_id, asked) if asked else set()
             check_unique_ids([item for k, item in enumerate(new_items) if conv_id or k not in referenced], ids)
-            prep = build_prepared(params, model, response_id, conv_id, past, new_items)
+            prep = build_prepared(params, model, response_id, conv_id, past, new_items, tail.over)
             await check_containers(self.containers, params.tools)
             if caller is not None and self.limiter.limited(model.name):
                 await self._admit(prep, model, caller, params.max_output_tokens, wait)
@@ -171,7 +176,7 @@ class ResponsesService:
         """The route's provider behind its upstream pause (ratelimit.Paced)."""
         return Paced(self.registry.models[model_name].provider, self.limiter, model_name, wait)
 
-    async def _lock_conversation(self, conv_id: str, holder: str, provider: Any) -> list[dict[str, Any]]:
+    async def _lock_conversation(self, conv_id: str, holder: str, provider: Any) -> Tail:
         """Lock the conversation for `holder`; the tail of its history `provider`'s window reaches."""
         locked = await self.conversations.lock(conv_id, holder, self.settings.lease_seconds)
         if locked is None:
@@ -409,12 +414,13 @@ class ResponsesService:
         if conv_id:
             if await self.conversations.get(conv_id) is None:
                 raise not_found(f"Conversation with id '{conv_id}' not found.", "conversation")
-            past = await conversation_tail(self.conversations, model.provider, conv_id)
+            tail = await conversation_tail(self.conversations, model.provider, conv_id)
         else:
-            past = await self._history(create.previous_response_id, model.provider)
+            tail = await self._history(create.previous_response_id, model.provider)
+        past = tail.items
         if not new_items and not past:
             raise invalid("Missing required parameter: 'input'.", "input", "missing_required_parameter")
-        prep = build_prepared(create, model, "resp_count", conv_id, past, new_items)
+        prep = build_prepared(create, model, "resp_count", conv_id, past, new_items, tail.over)
         return {"object": "response.input_tokens", "input_tokens": model.provider.count_tokens(prep.request)}
 
     # -- compaction -------------------------------------------------------------------
@@ -425,7 +431,7 @@ class ResponsesService:
         if not params.model:
             raise invalid("Missing required parameter: 'model'.", "model", "missing_required_parameter")
         model = self._model(params.model)
-        past = await self._history(params.previous_response_id)
+        past = (await self._history(params.previous_response_id)).items
         new_items = context.normalize_input(params.input)
         if any(item.get("type") == "item_reference" for item in new_items):
             await self.settle_writes()

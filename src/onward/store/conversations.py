@@ -8,6 +8,7 @@ say a model's window can reach (migration 0009).
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -113,17 +114,11 @@ class ConversationStore:
         back on the primary key, so about as many rows as the page holds are visited), and the
         page after that position. Rows written before migration 0009 (no totals) are all read,
         as before."""
-        c = conversation_items.c
-        where = c.conversation_id == conv_id
+        params: dict[str, Any] = {"conv_id": conv_id, "budget": budget}
         if before is not None:
-            where = where & (c.position < before)
-        # The newest row's own total (not the conversation's, which still counts deleted items),
-        # so the page holds at least that row whenever older ones exist.
-        top = sa.select(c.total_tokens).where(where).order_by(c.position.desc()).limit(1).scalar_subquery()
-        bound = sa.select(c.position).where(where & (c.total_tokens <= top - budget)).order_by(c.position.desc()).limit(1).scalar_subquery()
-        query = sa.select(c.position, c.data, bound.label("bound")).where(where & (c.position > sa.func.coalesce(bound, -1))).order_by(c.position)
+            params["before"] = before
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(_tail_query(before is not None), params)).all()
         more = bool(rows) and rows[0].bound is not None
         return Page([orjson.loads(r.data) for r in rows], more, rows[0].position if rows else None)
 
@@ -189,6 +184,20 @@ class ConversationStore:
         c = conversations.c
         async with self.engine.begin() as conn:
             await conn.execute(conversations.update().where((c.id == conv_id) & (c.locked_by == holder)).values(locked_by=None, locked_until=None))
+
+
+@functools.cache
+def _tail_query(before: bool) -> sa.Select:
+    """ConversationStore.tail's statement (built once: bound by :conv_id, :budget, :before)."""
+    c = conversation_items.c
+    where = c.conversation_id == sa.bindparam("conv_id")
+    if before:
+        where = where & (c.position < sa.bindparam("before"))
+    # The newest row's own total (not the conversation's, which still counts deleted items),
+    # so the page holds at least that row whenever older ones exist.
+    top = sa.select(c.total_tokens).where(where).order_by(c.position.desc()).limit(1).scalar_subquery()
+    bound = sa.select(c.position).where(where & (c.total_tokens <= top - sa.bindparam("budget"))).order_by(c.position.desc()).limit(1).scalar_subquery()
+    return sa.select(c.position, c.data, bound.label("bound")).where(where & (c.position > sa.func.coalesce(bound, -1))).order_by(c.position)
 
 
 def item_rows(conv_id: str, items: list[dict[str, Any]], start: int, total: int, now: int) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from typing import Any
 
@@ -54,6 +55,24 @@ def _item_rows(response_id: str, kind: str, items: list[dict[str, Any]]) -> list
 
 def _tokens(rows: list[dict[str, Any]]) -> int:
     return sum(r["tokens"] for r in rows)
+
+
+@functools.cache
+def _chain_tail_query() -> sa.Select:
+    """ResponseStore.chain_tail's statement (built once: bound by :response_id, :budget)."""
+    r = responses.c
+    chain = sa.select(
+        r.id, r.previous_response_id, sa.literal(0).label("depth"), sa.func.coalesce(r.tokens, 0).label("acc")
+    ).where(r.id == sa.bindparam("response_id")).cte("chain", recursive=True)
+    parent = sa.select(
+        r.id, r.previous_response_id, (chain.c.depth + 1).label("depth"), (chain.c.acc + sa.func.coalesce(r.tokens, 0)).label("acc")
+    ).join(chain, r.id == chain.c.previous_response_id).where(chain.c.acc < sa.bindparam("budget"))
+    chain = chain.union_all(parent)
+    return (
+        sa.select(chain.c.depth, chain.c.previous_response_id, chain.c.acc, response_items.c.data)
+        .select_from(chain.outerjoin(response_items, response_items.c.response_id == chain.c.id))
+        .order_by(chain.c.depth.desc(), response_items.c.kind, response_items.c.position)
+    )
 
 
 class ResponseStore:
@@ -189,24 +208,11 @@ class ResponseStore:
         at least `budget`, oldest first (inputs before outputs, as the model saw them); `cursor`
         is the previous_response_id to continue from when `more`. None: no such response.
 
-        Two queries at any depth: a recursive CTE walks the chain and stops once the running
-        sum reaches `budget`, one range scan reads those responses' items. Rows without an
+        One statement at any depth: a recursive CTE walks the chain and stops once the running
+        sum reaches `budget`, joined to those responses' items. Rows without an
         estimate (written before migration 0009) count as 0, so such a chain is read whole."""
-        r = responses.c
-        chain = sa.select(
-            r.id, r.previous_response_id, sa.literal(0).label("depth"), sa.func.coalesce(r.tokens, 0).label("acc")
-        ).where(r.id == response_id).cte("chain", recursive=True)
-        parent = sa.select(
-            r.id, r.previous_response_id, (chain.c.depth + 1).label("depth"), (chain.c.acc + sa.func.coalesce(r.tokens, 0)).label("acc")
-        ).join(chain, r.id == chain.c.previous_response_id).where(chain.c.acc < budget)
-        chain = chain.union_all(parent)
-        query = (
-            sa.select(chain.c.depth, chain.c.previous_response_id, chain.c.acc, response_items.c.data)
-            .select_from(chain.outerjoin(response_items, response_items.c.response_id == chain.c.id))
-            .order_by(chain.c.depth.desc(), response_items.c.kind, response_items.c.position)
-        )
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(_chain_tail_query(), {"response_id": response_id, "budget": budget})).all()
         if not rows:
             return None
         oldest = rows[0]  # the deepest response read: the walk stopped there
