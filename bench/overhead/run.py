@@ -14,7 +14,8 @@ its event-loop thread), of the fake upstream and of the load generator, and how 
 connections Onward opened per request.
 
     .venv/bin/python bench/overhead/run.py [--requests N] [--concurrency 1,32] [--json out.json]
-                                           [--profile DIR [--profile-concurrency C]]
+                                           [--profile DIR [--profile-concurrency C] [--flame]]
+                                           [--litellm]   (LiteLLM's proxy side by side: litellm_peer.py)
 
 See bench/README.md for how to read the output.
 """
