@@ -123,7 +123,7 @@ class ResponsesService:
                 ids |= await self.conversations.held_ids(conv_id, unseen) if unseen else set()
                 # A reference to an item the conversation already holds adds nothing to it.
                 new_items = [item for k, item in enumerate(new_items) if k not in referenced or item.get("id") not in ids]
-            elif history is None and params.previous_response_id:
+            elif params.previous_response_id:  # (a chain not stored, cached by a WebSocket, holds none)
                 given = _given_ids(params.input) - ids
                 asked = [item["id"] for k, item in enumerate(new_items) if k not in referenced and item["id"] in given]
                 ids |= await self.store.chain_holds(params.previous_response_id, asked) if asked else set()
