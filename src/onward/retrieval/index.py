@@ -135,6 +135,11 @@ def keyword_select(dialect: str, terms: list[str], where: Any, limit: int, vecto
     )
 
 
+def store_size_select(vector_store_ids: list[str], cap: int) -> Any:
+    """The number of chunks in the stores, counted up to `cap` (on the (store, file) index)."""
+    return sa.select(sa.func.count()).select_from(sa.select(C.id).where(C.vector_store_id.in_(vector_store_ids)).limit(cap).subquery())
+
+
 def term_counts_select(dialect: str, terms: list[str], vector_store_ids: list[str], cap: int) -> Any:
     """One row: for each term, the number of chunks of the stores holding it, counted up to
     `cap` (an index walk that stops there: a word in every chunk costs what a word in `cap`

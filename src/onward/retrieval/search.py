@@ -203,9 +203,16 @@ class Searcher:
     async def _term_counts(self, conn: Any, terms: list[str], vector_store_ids: list[str]) -> dict[str, int]:
         """Chunks of the stores holding each term, capped just above the candidate budget, in
         one statement; kept for TERM_COUNT_TTL seconds (the figures only steer which words pick
-        the candidates)."""
+        the candidates). {} when the stores hold no more chunks than the budget."""
         stores = tuple(sorted(vector_store_ids))
         now = time.monotonic()
+        cap = index.KEYWORD_CANDIDATES + 1
+        size = self._count_cache.get(("", *stores))
+        if size is None or size[1] <= now:
+            size = (int((await conn.execute(index.store_size_select(vector_store_ids, cap))).scalar() or 0), now + TERM_COUNT_TTL)
+            self._count_cache[("", *stores)] = size
+        if size[0] < cap:  # a small store: every chunk may be a candidate, no word need be left out
+            return {}
         out: dict[str, int] = {}
         for term in terms:
             hit = self._count_cache.get((term, *stores))
@@ -213,7 +220,6 @@ class Searcher:
                 out[term] = hit[0]
         todo = [t for t in terms if t not in out]
         if todo:
-            cap = index.KEYWORD_CANDIDATES + 1
             row = (await conn.execute(index.term_counts_select(self.engine.dialect.name, todo, vector_store_ids, cap))).one()
             if len(self._count_cache) >= 10_000:
                 self._count_cache.clear()
