@@ -244,7 +244,9 @@ class ResponsesService:
             await self._save(prep, body)
 
     async def _save(self, prep: Prepared, body: dict[str, Any]) -> None:
-        await self.store.save_new(body, prep.saved(), prep.input_items, body["output"])
+        # A finished response never runs again: its row keeps the model name, not the model
+        # request (a context window of history per response, which only queued jobs read).
+        await self.store.save_new(body, {"model": prep.model}, prep.input_items, body["output"])
 
     async def settle_writes(self) -> None:
         """Wait for every inline response whose write is still in flight (SQLite), so that
