@@ -17,6 +17,7 @@ from .db import is_sqlite
 from .items import estimate_tokens
 from .models import response_events, response_items, responses
 from .notify import CHANNEL as NOTIFY_CHANNEL
+from .sqlite_writer import SqliteWriter, file_path
 
 TERMINAL = ("completed", "failed", "cancelled", "incomplete")
 
@@ -82,6 +83,8 @@ class ResponseStore:
         # SQLite has one writer; queueing writers here is far cheaper than letting them
         # spin in SQLite's busy handler.
         self._write_lock = asyncio.Lock() if self.sqlite else None
+        path = file_path(engine.url) if self.sqlite else None
+        self._writer = SqliteWriter(path) if path else None
 
     @contextlib.asynccontextmanager
     async def _writing(self):
@@ -98,6 +101,11 @@ class ResponseStore:
         """A finished inline response, its input and its output, in one transaction."""
         items = _item_rows(body["id"], "input", input_items) + _item_rows(body["id"], "output", output_items)
         row = _row(body, request, tokens=_tokens(items))
+        if self._writer is not None:  # SQLite file: one hop to its writer thread (sqlite_writer.py)
+            assert self._write_lock is not None
+            async with self._write_lock:
+                await self._writer.insert([(responses, [row]), (response_items, items)])
+            return
         async with self._writing() as conn:
             await conn.execute(responses.insert(), [row])
             if items:
