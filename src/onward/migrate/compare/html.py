@@ -25,7 +25,7 @@ def _latency_chart(results: dict) -> str:
     """One row per target: every turn's latency as a dot, p50 and p95 as ticks."""
     targets = results["targets"]
     top = max([max(t["latency_ms"]["samples"] or [0]) for t in targets.values()] + [1.0])
-    width, left, row = 900, 140, 46
+    width, left, row = 900, 140, 56
     height = row * len(targets) + 40
     x = lambda v: left + (width - left - 20) * v / top  # noqa: E731
     parts = [f'<svg class="chart" id="latency-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="latency per turn">']
@@ -38,7 +38,11 @@ def _latency_chart(results: dict) -> str:
         for q in ("p50", "p95"):
             v = t["latency_ms"][q]
             if v is not None:
-                parts.append(f'<line class="marker {q}" x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{y - 12}" y2="{y + 12}" stroke="#1c2127" stroke-width="{3 if q == "p50" else 1.5}"/><text x="{x(v):.1f}" y="{y - 15}" font-size="11" text-anchor="middle">{q} {v:.0f}</text>')
+                # p50 labelled above the line, p95 below: equal or close quantiles (one sample) stay
+                # readable; a label near either end is anchored inward so the SVG does not clip it.
+                label_y = y - 15 if q == "p50" else y + 23
+                anchor = "end" if x(v) > width - 80 else "start" if x(v) < left + 40 else "middle"
+                parts.append(f'<line class="marker {q}" x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{y - 12}" y2="{y + 12}" stroke="#1c2127" stroke-width="{3 if q == "p50" else 1.5}"/><text x="{x(v):.1f}" y="{label_y}" font-size="11" text-anchor="{anchor}">{q} {v:.0f}</text>')
     parts.append(f'<text x="{left}" y="{height - 6}" font-size="11">0 ms</text><text x="{width - 20}" y="{height - 6}" font-size="11" text-anchor="end">{top:.0f} ms</text></svg>')
     return "".join(parts)
 
