@@ -57,3 +57,35 @@ def test_cli_diff_write_and_report(tmp_path):
     failed = onward("migrate", "codemod", str(tmp_path / "broken.py"), check=False)
     assert failed.returncode == 1 and "does not parse" in failed.stderr
     assert onward("migrate", "codemod", str(tmp_path / "nope.py"), check=False).returncode == 2
+
+
+def test_status_loop_answering_tools_is_flagged_and_rows_name_input_lines():
+    # A team's polling helper: the loop ends on a terminal status and answers requires_action
+    # inside. A response with function calls left is `completed`, so the rewritten loop would
+    # fall through without answering them: a TODO, on the loop's line in the input file, even
+    # though the assistant pass before it shrank the file.
+    source = """from openai import OpenAI
+
+client = OpenAI()
+assistant = client.beta.assistants.create(
+    model="gpt-4o-mini",
+    tools=[
+        {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}},
+    ],
+)
+thread = client.beta.threads.create()
+run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+while run.status not in ("completed", "failed"):
+    if run.status == "requires_action":
+        outputs = [{"tool_call_id": c.id, "output": "x"} for c in run.required_action.submit_tool_outputs.tool_calls]
+        run = client.beta.threads.runs.submit_tool_outputs(thread_id=thread.id, run_id=run.id, tool_outputs=outputs)
+    else:
+        run = client.beta.threads.runs.retrieve(thread_id=thread.id, run_id=run.id)
+"""
+    out, notes = codemod_source(source, "x.py")
+    lines = source.splitlines()
+    loop = [n for n in notes if n.kind == "todo" and "loop while function_call items remain" in n.message]
+    assert [n.line for n in loop] == [12] and lines[11].startswith("while run.status not in")
+    assert "# TODO(onward-migrate): this loop tests the run status" in out
+    thread_rows = [n.line for n in notes if n.message == "threads.create → conversations.create"]
+    assert thread_rows == [10] and "beta.threads.create" in lines[9]

@@ -77,6 +77,17 @@ class _DropImports(cst.CSTTransformer):
         return updated_node if updated_node.body else cst.RemoveFromParent()
 
 
+def _input_line(source: str, current: str, line: int) -> int:
+    """Line `line` (1-based) of `current`, an earlier pass's output, as a line of `source` (the
+    input file): lines left alone map one to one; a line inside a rewritten block maps to the
+    same offset in the block it replaced (its last line at most)."""
+    opcodes = difflib.SequenceMatcher(None, source.splitlines(), current.splitlines(), autojunk=False).get_opcodes()
+    for _tag, i1, i2, j1, j2 in opcodes:
+        if j1 <= line - 1 < j2 or (j1 == j2 == line - 1):
+            return i1 + min(line - 1 - j1, max(i2 - i1 - 1, 0)) + 1
+    return line
+
+
 def codemod_source(source: str, path: str = "<string>") -> tuple[str, list[Note]]:
     """(rewritten source, report rows) for one Python file. Raises libcst.ParserSyntaxError."""
     module = cst.parse_module(source)
@@ -92,7 +103,11 @@ def codemod_source(source: str, path: str = "<string>") -> tuple[str, list[Note]
         lambda: Errors(ctx, module),
     ]
     for make in passes:
+        seen, current = len(ctx.notes), module.code
         module = MetadataWrapper(module).visit(make())
+        if current != source:  # this pass read an earlier pass's output: its lines, not the input's
+            for note in ctx.notes[seen:]:
+                note.line = _input_line(source, current, note.line)
     if ctx.removed_imports:
         unused = ctx.removed_imports - _names_used(module)
         if unused:

@@ -193,6 +193,15 @@ class Runs(Pattern):
             return updated_node.with_changes(attr=cst.Name("error"))
         return updated_node
 
+    def leave_While(self, original_node: cst.While, updated_node: cst.While):
+        """`while run.status not in TERMINAL:` (a status test not naming requires_action) around
+        a body that answers requires_action: a response with function calls left is `completed`,
+        so the rewritten loop would end before answering them. Flagged, not guessed."""
+        test = original_node.test
+        if isinstance(test, cst.Comparison) and m.matches(test.left, m.Attribute(attr=m.Name("status"))) and "requires_action" not in code(test) and "requires_action" in code(original_node.body):
+            self.todo(original_node, "this loop tests the run status, but a response with function calls left is completed: loop while function_call items remain in its output")
+        return super().leave_While(original_node, updated_node)
+
     def leave_For(self, original_node: cst.For, updated_node: cst.For):
         if m.matches(original_node.iter, TOOL_CALLS) and isinstance(updated_node.target, cst.Name):
             updated_node = updated_node.with_changes(body=updated_node.body.visit(_CallVar(updated_node.target.value)))
