@@ -99,3 +99,7 @@ def test_compare_config_mistakes(tmp_path):
     config.write_text('suite = "s.jsonl"\n[targets.a]\nkind = "responses"\nmodel = "x"\n[targets.b]\nkind = "responses"\nmodel = "x"\n')
     result = onward("migrate", "compare", str(config), check=False)
     assert result.returncode == 2 and "s.jsonl:2" in result.stderr
+    (tmp_path / "s.jsonl").write_text('{"input": "hi"}\n')
+    config.write_text('suite = "s.jsonl"\n[targets.a]\nkind = "responses"\nmodel = "x"\nmax_tokens = 9\n[targets.b]\nkind = "responses"\nmodel = "x"\n')
+    result = onward("migrate", "compare", str(config), check=False)
+    assert result.returncode == 2 and "targets.a.max_tokens" in result.stderr  # a misspelt setting, not silently dropped

@@ -82,6 +82,12 @@ def load(path: Path) -> Config:
     targets = []
     for name, spec in (raw.get("targets") or {}).items():
         kind = spec.get("kind")
+        # A misspelt key (max_tokens for max_output_tokens) would otherwise be dropped silently
+        # and the two paths compared on different settings.
+        known = {"kind", "base_url", "api_key", *(("assistant_id",) if kind == "assistants" else ("settings_file", *RESPONSES_KEYS))}
+        unknown = sorted(set(spec) - known)
+        if kind in ("assistants", "responses") and unknown:
+            raise ConfigError(f"{path}: targets.{name}.{unknown[0]} is not a setting of a kind = \"{kind}\" target (known: {', '.join(sorted(known))})")
         if kind == "assistants":
             if not spec.get("assistant_id"):
                 raise ConfigError(f"{path}: targets.{name}.assistant_id is required for kind = \"assistants\"")
