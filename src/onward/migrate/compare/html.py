@@ -79,7 +79,7 @@ def render(results: dict, title: str = "Assistants → Responses comparison") ->
     errors = "".join(f"<li>{escape(n)}: {escape(', '.join(f'{k} ×{v}' for k, v in t['errors'].items()))}</li>" for n, t in targets.items() if t["errors"]) or "<li>none</li>"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{CSS}</style></head><body>
 <h1>{escape(title)}</h1>
-<p class=note>{results['cases']} cases × {results['repeats']} repeats per target; baseline: {escape(results['baseline'])}. Latency is the whole turn (tool loop included), in ms; "faster" is the p50 reduction against the baseline (the migration guide expects 30–60% on tool-calling workflows).</p>
+<p class=note>{_count(results['cases'], 'case')} × {_count(results['repeats'], 'repeat')} per target; baseline: {escape(results['baseline'])}. Latency is the whole turn (tool loop included), in ms; "faster" is the p50 reduction against the baseline (the migration guide expects 30–60% on tool-calling workflows).</p>
 <table><thead><tr><th>target</th><th>p50 ms</th><th>p95 ms</th><th>faster</th><th>conv. p50 ms</th><th>TTFT p50 ms</th><th>tokens in / out</th><th>cost / conv. USD</th><th>tool accuracy</th><th>error rate</th><th>tool agreement</th><th>similarity</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 <h2>Latency per turn</h2>{_latency_chart(results)}
@@ -89,3 +89,7 @@ def render(results: dict, title: str = "Assistants → Responses comparison") ->
 <ul class=note>{errors}</ul>
 </body></html>
 """
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -61,7 +61,8 @@ def summarize(config: Config, turns: dict[str, list[Turn]], models: dict[str, st
             other = base_by_key.get((t.case, t.repeat))
             if other is None or target.name == baseline:
                 continue
-            agree.append(_first_call(t) == _first_call(other))
+            if t.tool_calls or other.tool_calls:  # turns where neither called a tool say nothing of tool use
+                agree.append(_first_call(t) == _first_call(other))
             similar.append(difflib.SequenceMatcher(None, t.text, other.text).ratio())
         input_tokens, output_tokens = sum(t.input_tokens for t in rows), sum(t.output_tokens for t in rows)
         out["targets"][target.name] = {
