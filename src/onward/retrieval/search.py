@@ -193,26 +193,33 @@ class Searcher:
         """The keyword candidates, best first: first from the query's rarer words only (see
         index.choose_terms), then, if those find fewer than `pool` chunks, from all of them."""
         dialect = self.engine.dialect.name
-        counts = await self._term_counts(conn, terms, vector_store_ids) if len(terms) > 1 else {}
+        small = await self._store_size(conn, vector_store_ids) <= index.KEYWORD_CANDIDATES
+        counts = await self._term_counts(conn, terms, vector_store_ids) if len(terms) > 1 and not small else {}
         match = index.choose_terms(counts, pool) if counts else terms
-        rows = list((await conn.execute(index.keyword_select(dialect, terms, where, pool, vector_store_ids, match))).all())
+        rows = list((await conn.execute(index.keyword_select(dialect, terms, where, pool, vector_store_ids, match, small=small))).all())
         if len(rows) < pool and len(match) < len(terms):
             rows = list((await conn.execute(index.keyword_select(dialect, terms, where, pool, vector_store_ids))).all())
         return rows
 
+    async def _store_size(self, conn: Any, vector_store_ids: list[str]) -> int:
+        """Chunks in the stores, counted up to KEYWORD_CANDIDATES + 1 (enough to tell a small
+        store), kept for TERM_COUNT_TTL seconds."""
+        key = ("", *sorted(vector_store_ids))
+        now = time.monotonic()
+        size = self._count_cache.get(key)
+        if size is None or size[1] <= now:
+            size = (int((await conn.execute(index.store_size_select(vector_store_ids, index.KEYWORD_CANDIDATES + 1))).scalar() or 0), now + TERM_COUNT_TTL)
+            self._count_cache[key] = size
+        return size[0]
+
     async def _term_counts(self, conn: Any, terms: list[str], vector_store_ids: list[str]) -> dict[str, int]:
         """Chunks of the stores holding each term, capped just above the candidate budget, in
         one statement; kept for TERM_COUNT_TTL seconds (the figures only steer which words pick
-        the candidates). {} when the stores hold no more chunks than the budget."""
+        the candidates). Asked only of stores above the budget (a small store's every chunk
+        may be a candidate: no word need be left out)."""
         stores = tuple(sorted(vector_store_ids))
         now = time.monotonic()
         cap = index.KEYWORD_CANDIDATES + 1
-        size = self._count_cache.get(("", *stores))
-        if size is None or size[1] <= now:
-            size = (int((await conn.execute(index.store_size_select(vector_store_ids, cap))).scalar() or 0), now + TERM_COUNT_TTL)
-            self._count_cache[("", *stores)] = size
-        if size[0] < cap:  # a small store: every chunk may be a candidate, no word need be left out
-            return {}
         out: dict[str, int] = {}
         for term in terms:
             hit = self._count_cache.get((term, *stores))
