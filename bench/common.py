@@ -126,6 +126,33 @@ def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout: float = 6
     raise SystemExit(f"{label} did not become healthy in {timeout:g} s:\n{log.read_text()[-3000:]}")
 
 
+def start_fake_upstream(*extra: str) -> tuple[subprocess.Popen, int]:
+    """bench/overhead/fake_upstream.py on a free port (`extra`: its options): (process, port).
+    Exits the benchmark if it does not print READY."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parent / "overhead" / "fake_upstream.py"), "--port", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    line = proc.stdout.readline().strip() if proc.stdout else ""
+    if not line.startswith("READY"):
+        proc.kill()
+        raise SystemExit(f"fake upstream did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+def messages(rng: Any, words: Sequence[str], n: int) -> list[dict[str, Any]]:
+    """`n` alternating user / assistant messages drawn from `words` (a random.Random `rng`):
+    user turns of 10-60 words, replies of 40-200."""
+    out = []
+    for i in range(n):
+        role = "user" if i % 2 == 0 else "assistant"
+        k = rng.randint(10, 60) if role == "user" else rng.randint(40, 200)
+        out.append({"role": role, "content": " ".join(rng.choices(words, k=k)).capitalize() + "."})
+    return out
+
+
 def start_onward(
     onward: str, tmp: Path, models: Path, db_url: str, log: Path, *, port: int | None = None, drop_env: Sequence[str] = ("ONWARD_API_KEYS",),
     set_env: dict[str, str] | None = None, timeout: float = 60, name: str = "onward", label: str = "onward",

@@ -69,14 +69,6 @@ def stop_server(server: common.Server | None) -> None:
 
 
 # -- building the conversations ----------------------------------------------------------------
-def messages(rng: random.Random, n: int) -> list[dict[str, Any]]:
-    """`n` alternating user / assistant messages: user turns of 10-60 words, replies of 40-200."""
-    out = []
-    for i in range(n):
-        role = "user" if i % 2 == 0 else "assistant"
-        k = rng.randint(10, 60) if role == "user" else rng.randint(40, 200)
-        out.append({"role": role, "content": " ".join(rng.choices(WORDS, k=k)).capitalize() + "."})
-    return out
 
 
 async def build_direct(db_url: str, sizes: dict[str, int], batch: int, say) -> dict[str, str]:
@@ -95,11 +87,11 @@ async def build_direct(db_url: str, sizes: dict[str, int], batch: int, say) -> d
         for name, n in sizes.items():
             t0 = time.perf_counter()
             conv_id = new_id("conv")
-            first = context.normalize_input(messages(rng, min(n, batch)))
+            first = context.normalize_input(common.messages(rng, WORDS, min(n, batch)))
             await store.create(conv_id, {"bench": name}, first)
             done = len(first)
             while done < n:
-                items = context.normalize_input(messages(rng, min(batch, n - done)))
+                items = context.normalize_input(common.messages(rng, WORDS, min(batch, n - done)))
                 assert await store.append(conv_id, items)
                 done += len(items)
             dt = time.perf_counter() - t0
@@ -118,14 +110,14 @@ async def build_api(server: common.Server, sizes: dict[str, int], concurrency: i
     try:
         for name, n in sizes.items():
             t0 = time.perf_counter()
-            r = await clients[0].post("/v1/conversations", json={"metadata": {"bench": name}, "items": messages(rng, min(n, 20))})
+            r = await clients[0].post("/v1/conversations", json={"metadata": {"bench": name}, "items": common.messages(rng, WORDS, min(n, 20))})
             r.raise_for_status()
             conv_id = r.json()["id"]
             todo = iter(range(min(n, 20), n, 20))
 
             async def worker(client: httpx.AsyncClient, conv_id: str = conv_id, n: int = n, todo: Any = todo) -> None:
                 for start in todo:
-                    resp = await client.post(f"/v1/conversations/{conv_id}/items", json={"items": messages(rng, min(20, n - start))})
+                    resp = await client.post(f"/v1/conversations/{conv_id}/items", json={"items": common.messages(rng, WORDS, min(20, n - start))})
                     resp.raise_for_status()
 
             await asyncio.gather(*(worker(c) for c in clients))

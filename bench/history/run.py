@@ -51,16 +51,6 @@ WORDS = (
 CASES = ("conversation", "thread", "chain")
 
 
-def messages(rng: random.Random, n: int) -> list[dict[str, Any]]:
-    """`n` alternating user / assistant messages of 10-60 / 40-200 words."""
-    out = []
-    for i in range(n):
-        role = "user" if i % 2 == 0 else "assistant"
-        k = rng.randint(10, 60) if role == "user" else rng.randint(40, 200)
-        out.append({"role": role, "content": " ".join(rng.choices(WORDS, k=k)).capitalize() + "."})
-    return out
-
-
 async def seed(db_url: str, args, say) -> dict[str, str]:
     """Two conversations, two threads (a thread is a conversation), two chains' last ids."""
     from onward.engine import context
@@ -79,7 +69,7 @@ async def seed(db_url: str, args, say) -> dict[str, str]:
             for size, n in (("small", args.small), ("big", args.big)):
                 t0 = time.perf_counter()
                 conv_id = new_id(prefix)
-                raw = messages(rng, n)
+                raw = common.messages(rng, WORDS, n)
                 if case == "thread":
                     raw[-1]["role"] = "user"  # a run answers the thread's last message
                 # One ConversationStore.create: a bulk insert with the store's own rows.
@@ -92,7 +82,7 @@ async def seed(db_url: str, args, say) -> dict[str, str]:
             previous = None
             for _ in range(depth):
                 resp_id = new_id("resp")
-                given, answer = messages(rng, 2)
+                given, answer = common.messages(rng, WORDS, 2)
                 inp = context.normalize_input([given])
                 out = context.normalize_input([answer])
                 body = {"id": resp_id, "object": "response", "created_at": int(time.time()), "status": "completed", "model": "scripted", "output": out,

@@ -80,21 +80,6 @@ class Servers:
         return f"http://127.0.0.1:{self.onward_port}"
 
 
-def start_upstream() -> tuple[subprocess.Popen, int]:
-    """The fast fake upstream on a free port: (process, port)."""
-    up = subprocess.Popen(
-        [sys.executable, str(HERE / "fake_upstream.py"), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    line = up.stdout.readline().strip() if up.stdout else ""
-    if not line.startswith("READY"):
-        up.kill()
-        raise SystemExit(f"fake upstream did not start: {line!r}")
-    return up, int(line.split()[1])
-
-
 def write_models(tmp: Path, up_port: int) -> Path:
     """A models file with one route, `fast`, to the fake upstream."""
     models = tmp / "models.toml"
@@ -110,7 +95,7 @@ def write_models(tmp: Path, up_port: int) -> Path:
 
 
 def start_servers(tmp: Path, onward_cmd: str, litellm_exe: Path | None = None) -> Servers:
-    up, up_port = start_upstream()
+    up, up_port = common.start_fake_upstream()
     models = write_models(tmp, up_port)
     try:
         onward = common.start_onward(onward_cmd, tmp, models, f"sqlite:///{tmp / 'bench.db'}", tmp / "onward.log")
@@ -374,8 +359,6 @@ def add_comparisons(rows: dict[str, dict[str, Any]], vs: list[Variant]) -> None:
             ours = rows[v.peer_of]
             row["cpu_vs_onward"] = ratio(row["server_cpu_ms_per_req"], ours["server_cpu_ms_per_req"])
             row["onward_rps_ratio"] = ratio(ours["rps"], row["rps"])
-
-
 
 
 # -- the run --------------------------------------------------------------------------------

@@ -248,7 +248,7 @@ def main(args: Any, run: Any) -> int:
     servers: list[Onward] = []
     t_start = time.perf_counter()
     try:
-        up, up_port = run.start_upstream()
+        up, up_port = common.start_fake_upstream()
         models = run.write_models(tmp, up_port)
         servers = start(args.onward, tmp, models, args.pg_url, workers, say)
         results = common.run_async(measure(servers, vs, args.requests, levels, rounds, args.warmup, run, say))

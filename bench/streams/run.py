@@ -63,20 +63,6 @@ def raise_open_files(need: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY else hard, hard))
 
 
-def start_upstream(*extra: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE.parent / "overhead" / "fake_upstream.py"), "--port", "0", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    line = proc.stdout.readline().strip() if proc.stdout else ""
-    if not line.startswith("READY"):
-        proc.kill()
-        raise SystemExit(f"fake upstream did not start: {line!r}")
-    return proc, int(line.split()[1])
-
-
 @dataclass
 class Level:
     streams: int
@@ -266,9 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         for n in levels:
             procs: list[subprocess.Popen] = []
             try:
-                slow, slow_port = start_upstream("--chunks", str(args.chunks), "--chunk-delay", str(args.chunk_delay))
+                slow, slow_port = common.start_fake_upstream("--chunks", str(args.chunks), "--chunk-delay", str(args.chunk_delay))
                 procs.append(slow)
-                fast, fast_port = start_upstream()
+                fast, fast_port = common.start_fake_upstream()
                 procs.append(fast)
                 work = tmp / f"level-{n}"
                 work.mkdir()
